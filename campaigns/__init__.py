@@ -1,0 +1,1 @@
+"""Campaigns: loyalty programs, upsell and cross-sell opportunities, segments and targeted campaigns."""

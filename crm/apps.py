@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CrmConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "crm"
+    verbose_name = "CRM records"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the history-version hooks)
