@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -137,7 +138,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # The queue is only a hint: this sweep re-enqueues any snapshot behind its account's history.
+    "sweep-stale-snapshots": {"task": "profitability.tasks.sweep_stale_snapshots", "schedule": 300.0},
+    "nightly-clv-fit": {"task": "profitability.tasks.fit_clv_models", "schedule": crontab(hour=2, minute=0)},
+    "nightly-book-recompute": {"task": "profitability.tasks.recompute_book", "schedule": crontab(hour=2, minute=30)},
+}
 
 # --- Auth and sessions ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

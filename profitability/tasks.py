@@ -1,0 +1,51 @@
+"""Celery tasks: thin wrappers that take ids and call one service.
+
+All are idempotent (they recompute from the source rows), acknowledged late, retried with backoff on
+database errors, and time-limited.
+"""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import OperationalError
+
+from . import services
+
+RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+    "acks_late": True,
+}
+
+
+@shared_task(soft_time_limit=60, time_limit=90, **RETRY)
+def recompute_account(account_id: int) -> dict:
+    # Clear the coalescing key first: any change committed from now on must enqueue a fresh recompute.
+    cache.delete(services.QUEUED_KEY.format(account_id))
+    result = services.snapshot_recompute(account_id=account_id)
+    return {"account_id": result.account_id, "version": result.version, "written": result.written}
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def recompute_book() -> dict:
+    lock = "profitability:book-recompute"
+    if not cache.add(lock, 1, timeout=30 * 60):
+        return {"skipped": "a book recompute is already running"}
+    try:
+        result = services.book_recompute()
+    finally:
+        cache.delete(lock)
+    return {"accounts": result.accounts, "tier_changes": result.tier_changes, "seconds": result.seconds}
+
+
+@shared_task(soft_time_limit=120, time_limit=180, **RETRY)
+def sweep_stale_snapshots() -> int:
+    return services.stale_sweep()
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def fit_clv_models() -> dict:
+    from .clv_book import clv_models_fit
+
+    return {fit.model: fit.params for fit in clv_models_fit()}
