@@ -63,9 +63,10 @@ def sync_role_permissions(apps: Any, schema_editor: Any = None) -> None:
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True  # migration states leave it unset
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = original
 
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")

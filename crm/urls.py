@@ -1,4 +1,4 @@
-"""Root URLs. Each app contributes its own ``urls.py``."""
+"""Root URLs. Each app contributes its own URL modules."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -11,6 +11,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("crm.urls_records")),
+    path("", include("profitability.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -19,6 +19,23 @@ def _require_postgresql(django_db_setup, django_db_blocker):  # type: ignore[no-
         )
 
 
+@pytest.fixture(autouse=True)
+def _reference_data(request):  # type: ignore[no-untyped-def]
+    """Transactional tests flush the database; restore what the data migrations create (roles, tiers, rates)."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or {
+        "transactional_db", "live_server"} & set(request.fixturenames)
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        from django.apps import apps
+
+        from crm.roles import sync_role_permissions
+        from profitability.defaults import create_defaults
+
+        sync_role_permissions(apps)
+        create_defaults(apps)
+
+
 def _user_with_role(username: str, role: Role | None):  # type: ignore[no-untyped-def]
     user = UserFactory(username=username, is_staff=role is Role.ADMIN)
     if role is not None:

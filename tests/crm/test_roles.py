@@ -87,3 +87,11 @@ def test_it_logs_in_with_the_right_password_only(client, alice):
 def test_it_refuses_state_changes_over_get_on_logout(client, alice):
     client.force_login(alice)
     assert client.get(reverse("logout")).status_code == 405
+
+
+def test_it_sends_a_content_security_policy_without_inline_scripts(client, alice):
+    client.force_login(alice)
+    policy = client.get(reverse("home"))["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy

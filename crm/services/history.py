@@ -1,11 +1,11 @@
-"""Writes to the CRM records. Keyword-only, atomic, and side effects only on commit."""
+"""The interaction-history version of accounts, and telling listeners it changed."""
 
 from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import F
 
-from .models import Account
+from ..models import Account
 
 
 def account_history_touch(*, account_ids: Iterable[int]) -> None:
@@ -20,7 +20,7 @@ def account_history_touch(*, account_ids: Iterable[int]) -> None:
     Account.objects.filter(id__in=ids).update(history_version=F("history_version") + 1)
 
     def notify() -> None:
-        from .signals import history_changed
+        from ..signals import history_changed
 
         history_changed.send(sender=Account, account_ids=ids)
 

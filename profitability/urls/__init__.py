@@ -1,0 +1,5 @@
+"""Profitability pages, one URL module per area of work."""
+
+from . import accounts, config, service
+
+urlpatterns = [*accounts.urlpatterns, *service.urlpatterns, *config.urlpatterns]
