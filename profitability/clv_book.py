@@ -18,10 +18,10 @@ from django.utils import timezone
 from crm.models import Account, Interaction, InteractionKind
 
 from .clv import bgnbd, gamma_gamma, sbg
-from .figures import WEEKS_PER_YEAR
 from .models import ClvModelFit
 
 DAYS_PER_WEEK = 7.0
+MAX_DROPOUT_PARAM = 1e3  # caps BG/NBD a, b when the book shows no dropout heterogeneity (see bgnbd.fit)
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def clv_models_fit(*, now: datetime | None = None) -> list[ClvModelFit]:
     fits: list[ClvModelFit] = []
     summary = repeat_summary(as_of=as_of)
     if summary.frequency.size >= 10:
-        result = bgnbd.fit(summary.frequency, summary.recency, summary.T)
+        result = bgnbd.fit(summary.frequency, summary.recency, summary.T, max_dropout_param=MAX_DROPOUT_PARAM)
         fits.append(_fit_row(ClvModelFit.Model.BG_NBD, result, "weeks", now))
         repeat = summary.frequency > 0
         if repeat.sum() >= 10:
@@ -112,6 +112,5 @@ def _fit_row(model: str, result, time_unit: str, now: datetime, diagnostics: dic
     return ClvModelFit(
         model=model, params=data["params"], log_likelihood=float(result.log_likelihood), sample_size=int(result.n),
         time_unit=time_unit, converged=bool(result.converged), fitted_at=now,
-        diagnostics={**(diagnostics or {}), "weeks_per_year": WEEKS_PER_YEAR} if model == "bg_nbd"
-        else (diagnostics or {}),
+        diagnostics={**(diagnostics or {}), "message": result.message, "iterations": result.iterations},
     )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .clv.predict import BgNbdParams, GammaGammaParams, SbgParams, contractual_clv, repeat_purchase_clv
+from .clv.gamma_gamma import conditional_expected_spend
+from .clv.predict import BgNbdParams, GammaGammaParams, SbgParams, contractual_clv, discounted_expected_purchases
 from .ranking import formula_clv
 
 FloatArray = npt.NDArray[np.float64]
@@ -64,7 +65,7 @@ def compute_clv(inputs: ClvInputs, params: ClvParams) -> ClvFigures:
 
     - Formula CLV: Gupta & Lehmann, m = TTM net profit, annual retention and discount rate.
     - Repeat-purchase accounts: BG/NBD (x = orders − 1, t_x, T in weeks) with Gamma-Gamma expected order
-      value (mean order value as m̄), times the account's lifetime net margin share (clipped to [−1, 1]), so
+      value (mean order value as m̄; the account's own mean where Gamma-Gamma has no finite answer), times the account's lifetime net margin share (clipped to [−1, 1]), so
       a loss-making account carries a negative predictive CLV; monthly steps over the horizon, discounted.
     - Contractual accounts: TTM net profit per year × sBG discounted expected residual lifetime after
       ``floor(tenure_years)`` renewals.
@@ -94,11 +95,15 @@ def compute_clv(inputs: ClvInputs, params: ClvParams) -> ClvFigures:
             -1.0, 1.0,
         )
         monthly = (1 + d) ** (1 / 12) - 1
-        clv_predictive[repeat] = repeat_purchase_clv(
-            params.bgnbd, params.gamma_gamma, x, t_x, big_t, np.maximum(mean_value, 0.01),
+        purchases_pv = discounted_expected_purchases(
+            params.bgnbd, x, t_x, big_t,
             periods=params.horizon_months, period_length=WEEKS_PER_YEAR / 12, discount_rate=monthly,
-            margin_share=1.0,
-        ) * margin
+        )
+        spend = np.asarray(conditional_expected_spend(params.gamma_gamma, x, mean_value), dtype=float)
+        # With heavy-tailed B2B spend the fitted q can be <= 1: the population mean then does not exist and
+        # Gamma-Gamma has no answer for one-order accounts; fall back to the account's own mean order value.
+        spend = np.where(np.isfinite(spend), spend, mean_value)
+        clv_predictive[repeat] = purchases_pv * spend * margin
         p_alive[repeat] = probability_alive(params.bgnbd, x, t_x, big_t)
         expected_12m[repeat] = conditional_expected_purchases(params.bgnbd, WEEKS_PER_YEAR, x, t_x, big_t)
         model[repeat] = "bg_nbd+gg"

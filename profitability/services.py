@@ -99,11 +99,18 @@ def engine_context(*, now: datetime) -> EngineContext:
 
 
 def latest_fits() -> dict[str, dict]:
+    """The latest fit of each model with finite parameters.
+
+    A fit whose optimiser stopped at the boundary (e.g. BG/NBD a, b → ∞ when every buyer's dropout
+    probability is the same) is still a usable limit model; its ``converged`` flag stays visible on the
+    CLV settings page rather than silently switching predictions off.
+    """
     fits: dict[str, dict] = {}
     for model in ClvModelFit.Model.values:
-        fit = ClvModelFit.objects.filter(model=model, converged=True).order_by("-fitted_at").first()
-        if fit is not None:
-            fits[model] = fit.params
+        for fit in ClvModelFit.objects.filter(model=model).order_by("-fitted_at")[:5]:
+            if all(np.isfinite(float(v)) and float(v) > 0 for v in fit.params.values()):
+                fits[model] = fit.params
+                break
     return fits
 
 
@@ -713,8 +720,13 @@ def recompute_request(*, account_ids: Sequence[int]) -> int:
         return 1
     enqueued = 0
     for account_id in ids:
-        if cache.add(QUEUED_KEY.format(account_id), 1, timeout=settings.CELERY_TASK_TIME_LIMIT):
-            tasks.recompute_account.delay(account_id)
+        key = QUEUED_KEY.format(account_id)
+        if cache.add(key, 1, timeout=settings.CELERY_TASK_TIME_LIMIT):
+            try:
+                tasks.recompute_account.delay(account_id)
+            except Exception:
+                cache.delete(key)  # not queued after all: don't block the next change's enqueue
+                raise
             enqueued += 1
     return enqueued
 

@@ -24,4 +24,5 @@ def account_history_touch(*, account_ids: Iterable[int]) -> None:
 
         history_changed.send(sender=Account, account_ids=ids)
 
-    transaction.on_commit(notify)
+    # robust: the rows are committed; a listener failing (say, the broker is down) must not fail the caller.
+    transaction.on_commit(notify, robust=True)

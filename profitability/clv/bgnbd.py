@@ -170,8 +170,14 @@ def fit(
     initial: BgNbdParams | None = None,
     tol: float = 1e-14,
     max_iterations: int = 2000,
+    max_dropout_param: float | None = None,
 ) -> FitResult:
     """Maximum-likelihood BG/NBD fit by L-BFGS-B over log-parameters with the analytic gradient.
+
+    ``max_dropout_param`` caps a and b. When every buyer has the same dropout probability the likelihood
+    keeps rising as a, b → ∞ with a/(a+b) fixed (a degenerate beta); a cap such as 1e4 keeps that limit
+    model numerically usable (₂F₁ fails for huge parameters). A fit that ends on the cap reports
+    ``converged=False`` with a message saying so.
 
     Identical (x, t_x, T) rows are collapsed first (see ``collapse``); ``weights`` (e.g. counts of customers
     already collapsed by the caller) multiply each row's log-likelihood. Time is internally rescaled so the
@@ -200,25 +206,28 @@ def fit(
     total_weight = float(w.sum())
 
     start = np.zeros(4) if initial is None else np.log([initial.r, initial.alpha * scale, initial.a, initial.b])
+    cap = _LOG_BOUND if max_dropout_param is None else min(_LOG_BOUND, float(np.log(max_dropout_param)))
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * 2 + [(-_LOG_BOUND, cap)] * 2
     result = minimize(
         _negative_mean_log_likelihood,
-        np.clip(start, -_LOG_BOUND, _LOG_BOUND),
+        np.clip(start, [b[0] for b in bounds], [b[1] for b in bounds]),
         args=(x_levels, level_weight, level_index, x, t_x * scale, big_t * scale, w, total_weight),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
+        bounds=bounds,
         options={"ftol": tol, "gtol": 1e-10, "maxiter": max_iterations, "maxcor": 20},
     )
     r, alpha_scaled, a, b = np.exp(result.x)
     params = BgNbdParams(r=float(r), alpha=float(alpha_scaled / scale), a=float(a), b=float(b))
     ll = _dot(w, log_likelihood(params, x, t_x, big_t))
+    on_cap = max_dropout_param is not None and max(result.x[2], result.x[3]) >= cap - 1e-6
     return FitResult(
         params=params,
         log_likelihood=ll,
         n=int(round(total_weight)),
-        converged=_converged(result),
+        converged=_converged(result) and not on_cap,
         iterations=int(result.nit),
-        message=str(result.message),
+        message=f"a or b reached the cap {max_dropout_param:g}" if on_cap else str(result.message),
     )
 
 

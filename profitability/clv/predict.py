@@ -151,9 +151,37 @@ def repeat_purchase_clv(
     (1.0 values revenue). Included: only future repeat purchases after T, nothing already observed, no
     acquisition cost, no cost-to-serve beyond what ``margin_share`` represents.
     """
-    # Imported here: bgnbd and gamma_gamma import the dataclasses above from this module.
-    from .bgnbd import conditional_expected_purchases
+    # Imported here: gamma_gamma imports the dataclasses above from this module.
     from .gamma_gamma import conditional_expected_spend
+
+    x, t_x, big_t, m = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (frequency, recency, T, monetary_value))
+    )
+    purchases_pv = discounted_expected_purchases(
+        bgnbd, x, t_x, big_t, periods=periods, period_length=period_length, discount_rate=discount_rate
+    )
+    spend = np.asarray(conditional_expected_spend(gamma_gamma, x, m), dtype=float)
+    clv = margin_share * spend * purchases_pv
+    return _as_output(np.asarray(clv, dtype=float), frequency, recency, T, monetary_value)
+
+
+def discounted_expected_purchases(
+    bgnbd: BgNbdParams,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    periods: int,
+    period_length: float,
+    discount_rate: float,
+) -> FloatArray:
+    """Σ_{k=1..periods} (C(k·L) − C((k−1)·L)) / (1 + d)^k: the present value of expected repeat purchases.
+
+    C(t) is the BG/NBD conditional expected number of purchases in (T, T + t]; each period's purchases are
+    discounted as if they fell at its end. Multiply by an expected spend and a margin share for a CLV (see
+    ``repeat_purchase_clv``). Same units as there; returns an array shaped like the broadcast inputs.
+    """
+    from .bgnbd import conditional_expected_purchases
 
     if periods < 0:
         raise ValueError(f"periods must be >= 0, got {periods}")
@@ -161,21 +189,19 @@ def repeat_purchase_clv(
         raise ValueError(f"period_length must be > 0, got {period_length}")
     if not discount_rate > -1:
         raise ValueError(f"discount_rate must be > -1, got {discount_rate}")
-
-    x, t_x, big_t, m = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (frequency, recency, T, monetary_value))
-    )
-    horizon = (np.arange(periods + 1, dtype=float) * period_length).reshape((-1,) + (1,) * x.ndim)  # 0, L, 2L...
-    # One hyp2f1 evaluation per (step, customer); the cumulative curve starts at exactly 0.
-    cumulative = np.array(conditional_expected_purchases(bgnbd, horizon, x, t_x, big_t), dtype=float)
+    x, t_x, big_t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (frequency, recency, T)))
+    horizon = np.arange(periods + 1, dtype=float) * period_length  # 0, L, 2L, ...
+    # One hyp2f1 evaluation per (customer, step); the cumulative curve starts at exactly 0.
+    cumulative = np.asarray(
+        conditional_expected_purchases(
+            bgnbd, horizon.reshape((-1,) + (1,) * x.ndim), x[None, ...], t_x[None, ...], big_t[None, ...]
+        ),
+        dtype=float,
+    ).reshape((periods + 1, *x.shape))
     cumulative[0] = 0.0
     per_period = np.diff(cumulative, axis=0)
     discount = (1.0 + discount_rate) ** -np.arange(1, periods + 1, dtype=float)
-    # Summed by NumPy, not tensordot/BLAS (threaded OpenBLAS stalls on small busy machines).
-    purchases_pv = np.sum(discount.reshape((periods,) + (1,) * x.ndim) * per_period, axis=0)
-    spend = np.asarray(conditional_expected_spend(gamma_gamma, x, m), dtype=float)
-    clv = margin_share * spend * purchases_pv
-    return _as_output(np.asarray(clv, dtype=float), frequency, recency, T, monetary_value)
+    return np.asarray(np.tensordot(discount, per_period, axes=(0, 0)), dtype=float)
 
 
 def contractual_clv(
