@@ -82,6 +82,12 @@ class ServiceCaseAdmin(admin.ModelAdmin):
     autocomplete_fields = ["account", "contact", "assignee"]
     date_hierarchy = "opened_at"
 
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        from .services.cases import cases_score
+
+        super().save_model(request, obj, form, change)
+        cases_score(case_ids=[obj.pk], only_unscored=False)  # the text may have changed
+
 
 @admin.register(SurveyResponse)
 class SurveyResponseAdmin(admin.ModelAdmin):

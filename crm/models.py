@@ -271,12 +271,24 @@ class ServiceCase(models.Model):
     # Set from the account's service tier by the profitability engine.
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # Scored from subject + body + severity by crm.text_scoring (NULL until scored: bulk loads skip it).
+    urgency = models.FloatField(null=True, blank=True, editable=False, help_text="0 (calm) to 1 (most urgent).")
+    sentiment = models.FloatField(
+        null=True, blank=True, editable=False, help_text="VADER compound score, −1 (negative) to 1 (positive)."
+    )
+    urgency_reasons = models.JSONField(
+        null=True, blank=True, editable=False, help_text="What raised the urgency, e.g. 'says “outage”'."
+    )
     source_system = models.CharField(max_length=40, default=TIERWISE_SOURCE)
     external_id = models.CharField(max_length=100, default=new_external_id)
 
     class Meta:
         ordering = ["-opened_at"]
-        indexes = [models.Index(fields=["status", "resolution_due_at"], name="case_status_due")]
+        indexes = [
+            models.Index(fields=["status", "resolution_due_at"], name="case_status_due"),
+            # The service queue and the per-account SLA update read only open cases: keep them in a small index.
+            models.Index(fields=["account", "opened_at"], condition=~Q(status="resolved"), name="case_open_account"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "external_id"], name="case_source_id_unique"),
             models.CheckConstraint(
@@ -339,7 +351,8 @@ class Lead(models.Model):
     sql_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When the lead was won or lost.")
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads", help_text="The account it became."
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads",
+        help_text="The account it became.",
     )
     source_system = models.CharField(max_length=40, default=TIERWISE_SOURCE)
     external_id = models.CharField(max_length=100, default=new_external_id)

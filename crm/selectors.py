@@ -27,3 +27,38 @@ def book_summary(*, user_id: int) -> BookSummary:
         my_accounts=counts["mine"],
         open_cases=ServiceCase.objects.exclude(status=ServiceCase.Status.RESOLVED).count(),
     )
+
+
+# --- one account's records (the account page and its timeline) ---------------------------------------------
+
+TIMELINE_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class InteractionPage:
+    """One page of an account's timeline, newest first. ``next_page`` is None on the last page."""
+
+    rows: list
+    page: int
+    next_page: int | None
+
+
+def interaction_page(*, account_id: int, page: int = 1, per_page: int = TIMELINE_PAGE_SIZE) -> InteractionPage:
+    """Interactions of one account, newest first, ``per_page`` at a time (one query: no COUNT needed)."""
+    from .models import Interaction
+
+    page = max(int(page), 1)
+    start = (page - 1) * per_page
+    rows = list(
+        Interaction.objects.filter(account_id=account_id)
+        .select_related("product", "logged_by")
+        .order_by("-occurred_at", "-id")[start:start + per_page + 1]
+    )
+    has_next = len(rows) > per_page
+    return InteractionPage(rows=rows[:per_page], page=page, next_page=page + 1 if has_next else None)
+
+
+def account_contacts(*, account_id: int) -> list:
+    from .models import Contact
+
+    return list(Contact.objects.filter(account_id=account_id).order_by("name"))

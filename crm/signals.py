@@ -34,3 +34,8 @@ def _interaction_deleted(sender, instance: Interaction, **kwargs) -> None:  # ty
     from .services import account_history_touch
 
     account_history_touch(account_ids={instance.account_id})
+
+
+#: Sent on commit with ``account_ids``: cases were opened (or reopened) on those accounts and need their SLA
+#: due times, which the engine above the CRM derives from each account's service tier.
+case_opened = Signal()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("crm.urls_records")),
     path("", include("profitability.urls")),
+    path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,7 +1,17 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import AccountSnapshot, BookSummary, ChannelCac, ClvModelFit, ClvSettings, CostRate, SegmentPnl, Tier, TierChange
+from .models import (
+    AccountSnapshot,
+    BookSummary,
+    ChannelCac,
+    ClvModelFit,
+    ClvSettings,
+    CostRate,
+    SegmentPnl,
+    Tier,
+    TierChange,
+)
 
 
 @admin.register(CostRate)
@@ -43,8 +53,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AccountSnapshot)
 class AccountSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["account", "tier", "net_profit_ttm", "net_profit", "clv_predictive", "clv_cac_ratio", "rank",
-                    "computed_version", "computed_at"]
+    list_display = [
+        "account",
+        "tier",
+        "net_profit_ttm",
+        "net_profit",
+        "clv_predictive",
+        "clv_cac_ratio",
+        "rank",
+        "computed_version",
+        "computed_at",
+    ]
     list_filter = ["tier", "clv_model"]
     search_fields = ["account__name"]
     list_select_related = ["account", "tier"]
@@ -79,5 +98,11 @@ class SegmentPnlAdmin(ReadOnlyAdmin):
 
 @admin.register(BookSummary)
 class BookSummaryAdmin(ReadOnlyAdmin):
-    list_display = ["computed_at", "active_accounts", "total_net_profit", "peak_profit_pct", "top20_profit_pct",
-                    "loss_makers"]
+    list_display = [
+        "computed_at",
+        "active_accounts",
+        "total_net_profit",
+        "peak_profit_pct",
+        "top20_profit_pct",
+        "loss_makers",
+    ]

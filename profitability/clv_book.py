@@ -7,6 +7,7 @@ recomputing one account never refits a population model.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -20,7 +21,9 @@ from crm.models import Account, Interaction, InteractionKind
 from .clv import bgnbd, gamma_gamma, sbg
 from .models import ClvModelFit
 
+log = logging.getLogger(__name__)
 DAYS_PER_WEEK = 7.0
+MIN_SAMPLE = 10  # accounts a model needs before its fit means anything
 MAX_DROPOUT_PARAM = 1e3  # caps BG/NBD a, b when the book shows no dropout heterogeneity (see bgnbd.fit)
 
 
@@ -86,21 +89,25 @@ def clv_models_fit(*, now: datetime | None = None) -> list[ClvModelFit]:
     as_of = now.astimezone(UTC).date()
     fits: list[ClvModelFit] = []
     summary = repeat_summary(as_of=as_of)
-    if summary.frequency.size >= 10:
+    repeat = summary.frequency > 0
+    # Each model needs data it may not have yet (a young book has no repeat buyers, no churned contract):
+    # skip that model, keep the others, and let predictions fall back to the formula CLV meanwhile.
+    if repeat.sum() >= MIN_SAMPLE:
         result = bgnbd.fit(summary.frequency, summary.recency, summary.T, max_dropout_param=MAX_DROPOUT_PARAM)
         fits.append(_fit_row(ClvModelFit.Model.BG_NBD, result, "weeks", now))
-        repeat = summary.frequency > 0
-        if repeat.sum() >= 10:
-            gg = gamma_gamma.fit(summary.frequency[repeat], summary.monetary_value[repeat])
-            correlation = gamma_gamma.spend_frequency_correlation(
-                summary.frequency[repeat], summary.monetary_value[repeat]
-            )
-            fits.append(_fit_row(ClvModelFit.Model.GAMMA_GAMMA, gg, "money", now,
-                                 {"spend_frequency_correlation": round(float(correlation), 4)}))
+        gg = gamma_gamma.fit(summary.frequency[repeat], summary.monetary_value[repeat])
+        correlation = gamma_gamma.spend_frequency_correlation(summary.frequency[repeat], summary.monetary_value[repeat])
+        fits.append(_fit_row(ClvModelFit.Model.GAMMA_GAMMA, gg, "money", now,
+                             {"spend_frequency_correlation": round(float(correlation), 4)
+                              if np.isfinite(correlation) else None}))
+    else:
+        log.info("Not fitting BG/NBD and Gamma-Gamma: %d repeat buyers (need %d)", int(repeat.sum()), MIN_SAMPLE)
     contracts = contract_summary(as_of=as_of)
-    if contracts.periods.size >= 10 and contracts.churned.any():
+    if contracts.periods.size >= MIN_SAMPLE and contracts.churned.any():
         result = sbg.fit_censored(contracts.periods, contracts.churned)
         fits.append(_fit_row(ClvModelFit.Model.SBG, result, "years", now))
+    else:
+        log.info("Not fitting sBG: %d contracts, %d churned", contracts.periods.size, int(contracts.churned.sum()))
     with transaction.atomic():
         for fit in fits:
             fit.save()

@@ -144,7 +144,9 @@ def windows_for(windows: Iterable[RateWindow]) -> dict[tuple[str, str], list[Rat
     return index
 
 
-def interaction_costs(fact: InteractionFact, index: dict[tuple[str, str], list[RateWindow]]) -> list[tuple[str, Decimal]]:
+def interaction_costs(
+    fact: InteractionFact, index: dict[tuple[str, str], list[RateWindow]]
+) -> list[tuple[str, Decimal]]:
     """The (activity, cost) pairs one interaction incurs."""
     costs = []
     for window in index.get((fact.kind, fact.channel), ()):

@@ -65,7 +65,8 @@ def compute_clv(inputs: ClvInputs, params: ClvParams) -> ClvFigures:
 
     - Formula CLV: Gupta & Lehmann, m = TTM net profit, annual retention and discount rate.
     - Repeat-purchase accounts: BG/NBD (x = orders − 1, t_x, T in weeks) with Gamma-Gamma expected order
-      value (mean order value as m̄; the account's own mean where Gamma-Gamma has no finite answer), times the account's lifetime net margin share (clipped to [−1, 1]), so
+      value (mean order value as m̄; the account's own mean where Gamma-Gamma has no finite answer), times
+      the account's lifetime net margin share (clipped to [−1, 1]), so
       a loss-making account carries a negative predictive CLV; monthly steps over the horizon, discounted.
     - Contractual accounts: TTM net profit per year × sBG discounted expected residual lifetime after
       ``floor(tenure_years)`` renewals.
@@ -88,7 +89,8 @@ def compute_clv(inputs: ClvInputs, params: ClvParams) -> ClvFigures:
         x = np.maximum(inputs.orders[repeat] - 1, 0)
         t_x = inputs.weeks_first_to_last_order[repeat]
         big_t = np.maximum(inputs.weeks_since_first_order[repeat], t_x)
-        mean_value = np.where(inputs.orders[repeat] > 0, inputs.order_revenue[repeat] / np.maximum(inputs.orders[repeat], 1), 0)
+        orders = inputs.orders[repeat]
+        mean_value = np.where(orders > 0, inputs.order_revenue[repeat] / np.maximum(orders, 1), 0)
         margin = np.clip(
             np.divide(inputs.net_profit[repeat], inputs.net_revenue[repeat],
                       out=np.zeros(int(repeat.sum())), where=inputs.net_revenue[repeat] > 0),

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
 from crm.models import MONEY, ZERO, Account, Channel, InteractionChannel, InteractionKind
@@ -210,6 +211,13 @@ class AccountSnapshot(models.Model):
             models.Index(fields=["tier", "-net_profit_ttm"], name="snapshot_tier_profit"),
             models.Index(fields=["-net_profit_ttm"], name="snapshot_profit_ttm"),
             models.Index(fields=["-net_profit"], name="snapshot_profit"),
+            # The account list's sort orders, each usable as one index scan at 100,000 accounts.
+            models.Index(fields=["rank", "account"], name="snapshot_rank"),
+            models.Index(Coalesce("clv_predictive", "clv_formula").desc(nulls_last=True), F("account").desc(),
+                         name="snapshot_clv_shown"),
+            models.Index(F("clv_cac_ratio").desc(nulls_last=True), F("account").desc(), name="snapshot_clv_cac"),
+            models.Index(F("last_interaction_at").desc(nulls_last=True), F("account").desc(),
+                         name="snapshot_last_interaction"),
         ]
 
     def __str__(self) -> str:
@@ -285,6 +293,9 @@ class BookSummary(models.Model):
     break_even_customer_pct = models.FloatField(null=True)
     loss_makers = models.PositiveIntegerField()
     tier_floors = models.JSONField(help_text="{tier_id: lowest metric value in the tier}.")
+    tier_runners_up = models.JSONField(
+        default=dict, help_text="{tier_id: best metric value just below the tier} (one-account recomputes)."
+    )
     metric_quantiles = models.JSONField(help_text="Sorted (descending) sample of metric values for top-share lookups.")
     tier_median_counts = models.JSONField(help_text="{tier_id: {activity: median count per account}} (lifetime).")
     annual_retention = models.FloatField(null=True)
@@ -295,3 +306,4 @@ class BookSummary(models.Model):
 
     def __str__(self) -> str:
         return f"Book summary {self.computed_at:%Y-%m-%d %H:%M}"
+

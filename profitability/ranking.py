@@ -70,9 +70,44 @@ def band_floors(metric: np.ndarray, ranking: Ranking, bands: Sequence[Band]) -> 
     return floors
 
 
-def band_for_value(value: float, floors: dict[int, float | None], bands: Sequence[Band]) -> int:
-    """The band a metric value lands in given the book's current band floors (best band first)."""
-    for band in bands[:-1]:
+def band_runners_up(metric: np.ndarray, ranking: Ranking, bands: Sequence[Band]) -> dict[int, float | None]:
+    """For each band, the best metric value just outside it (in any lower band); None if nobody is below.
+
+    An account already inside a band keeps its place there as long as it stays at or above this value:
+    comparing it with the band's floor would compare it with its own old value.
+    """
+    order = {band.key: index for index, band in enumerate(bands)}
+    position = np.array([order[key] for key in ranking.band.tolist()], dtype=int) if metric.size else np.array([])
+    runners: dict[int, float | None] = {}
+    for index, band in enumerate(bands):
+        below = metric[position > index]
+        runners[band.key] = float(below.max()) if below.size else None
+    return runners
+
+
+def band_for_value(
+    value: float,
+    floors: dict[int, float | None],
+    bands: Sequence[Band],
+    *,
+    runners_up: dict[int, float | None] | None = None,
+    previous: int | None = None,
+) -> int:
+    """The band a metric value lands in given the book's last ranking (best band first).
+
+    Without ``previous`` (a newcomer, or a what-if) the value must reach a band's floor. With ``previous``,
+    the account's band at the last ranking, it keeps every band it was inside (that band or a better one)
+    while it stays at or above the best value just outside that band (``runners_up``); the other accounts
+    are as they were ranked.
+    """
+    keys = [band.key for band in bands]
+    previous_index = keys.index(previous) if previous in keys else len(keys)
+    for index, band in enumerate(bands[:-1]):
+        if runners_up is not None and index >= previous_index:
+            runner = runners_up.get(band.key)
+            if runner is None or value >= runner:
+                return band.key
+            continue
         floor = floors.get(band.key)
         if floor is not None and value >= floor:
             return band.key

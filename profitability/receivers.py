@@ -4,9 +4,9 @@ import logging
 
 from django.dispatch import receiver
 
-from crm.signals import history_changed
+from crm.signals import case_opened, history_changed
 
-from .services import recompute_request
+from .services import cases_apply_sla, recompute_request
 
 log = logging.getLogger(__name__)
 
@@ -19,3 +19,13 @@ def _history_changed(sender, account_ids, **kwargs):  # type: ignore[no-untyped-
         recompute_request(account_ids=account_ids)
     except Exception:
         log.exception("Could not enqueue recomputes for %d account(s); the stale sweep will", len(account_ids))
+
+
+@receiver(case_opened, dispatch_uid="profitability.case_opened")
+def _case_opened(sender, account_ids, **kwargs):  # type: ignore[no-untyped-def]
+    # A new (or reopened) case gets its SLA due times from the account's current tier at once; the recompute
+    # only re-applies them when the tier changes. Runs after commit, so the case is there to update.
+    try:
+        cases_apply_sla(account_ids=list(account_ids))
+    except Exception:
+        log.exception("Could not set SLA due times for cases of %d account(s)", len(account_ids))

@@ -41,7 +41,15 @@ from .models import (
     Tier,
     TierChange,
 )
-from .ranking import Band, band_floors, band_for_value, rank_into_bands, top_share_for_value, whale_curve
+from .ranking import (
+    Band,
+    band_floors,
+    band_for_value,
+    band_runners_up,
+    rank_into_bands,
+    top_share_for_value,
+    whale_curve,
+)
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -348,12 +356,7 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
     if not rows:
         return RecomputeResult(account_id, 0, written=False)
     (item,) = _compute(rows, ctx)
-    tier, top_share = _tier_for_one(item, ctx)
-    item.fields["tier_id"] = tier.pk if tier else None
-    item.fields["top_share_pct"] = top_share
-    item.fields["rank"] = _rank_from_share(top_share, ctx.book)
     medians = ctx.book.tier_median_counts if ctx.book else {}
-    item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
 
     with transaction.atomic():
         AccountSnapshot.objects.bulk_create(
@@ -363,6 +366,11 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
         if current.computed_version > item.fields["computed_version"]:
             return RecomputeResult(account_id, current.computed_version, written=False)
         old_tier_id = current.tier_id
+        tier, top_share = _tier_for_one(item, ctx, previous_tier_id=old_tier_id)
+        item.fields["tier_id"] = tier.pk if tier else None
+        item.fields["top_share_pct"] = top_share
+        item.fields["rank"] = _rank_from_share(top_share, ctx.book)
+        item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
         AccountSnapshot.objects.filter(pk=account_id).update(**item.fields)
         changed = old_tier_id != item.fields["tier_id"] and current.computed_version > 0
         if changed:
@@ -372,7 +380,7 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
     return RecomputeResult(account_id, item.fields["computed_version"], written=True, tier_changed=changed)
 
 
-def _tier_for_one(item: Computed, ctx: EngineContext) -> tuple[Tier | None, float | None]:
+def _tier_for_one(item: Computed, ctx: EngineContext, *, previous_tier_id: int | None) -> tuple[Tier | None, float | None]:
     if not _rankable(item.row) or not ctx.tiers:
         return None, None
     bands = _bands(ctx.tiers)
@@ -380,7 +388,8 @@ def _tier_for_one(item: Computed, ctx: EngineContext) -> tuple[Tier | None, floa
     if ctx.book is None or not ctx.book.tier_floors:
         return ctx.tiers[-1], None
     floors = {int(k): v for k, v in ctx.book.tier_floors.items()}
-    tier = by_id[band_for_value(item.metric, floors, bands)]
+    runners_up = {int(k): v for k, v in ctx.book.tier_runners_up.items()}
+    tier = by_id[band_for_value(item.metric, floors, bands, runners_up=runners_up, previous=previous_tier_id)]
     share = top_share_for_value(item.metric, np.asarray(ctx.book.metric_quantiles, dtype=float))
     return tier, round(share, 3)
 
@@ -412,14 +421,18 @@ def cases_apply_sla(*, account_ids: Sequence[int] | None = None) -> int:
         return _cases_apply_sla_python(account_ids)
     only = "AND c.account_id = ANY(%s)" if account_ids is not None else ""
     with connection.cursor() as cursor:
+        # No account goes without an SLA: unranked accounts (prospects, churned, not yet computed) get the
+        # lowest tier's service level.
         cursor.execute(
             f"""
+            WITH lowest AS (SELECT id FROM profitability_tier ORDER BY position DESC LIMIT 1)
             UPDATE crm_servicecase c
             SET first_response_due_at = c.opened_at + make_interval(hours => t.first_response_hours),
                 resolution_due_at = c.opened_at + make_interval(hours => t.resolution_hours)
-            FROM profitability_accountsnapshot s
-            JOIN profitability_tier t ON t.id = s.tier_id
-            WHERE s.account_id = c.account_id AND c.status <> 'resolved' {only}
+            FROM crm_account a
+            LEFT JOIN profitability_accountsnapshot s ON s.account_id = a.id
+            JOIN profitability_tier t ON t.id = coalesce(s.tier_id, (SELECT id FROM lowest))
+            WHERE a.id = c.account_id AND c.status <> 'resolved' {only}
             """,
             [list(account_ids)] if account_ids is not None else [],
         )
@@ -427,14 +440,18 @@ def cases_apply_sla(*, account_ids: Sequence[int] | None = None) -> int:
 
 
 def _cases_apply_sla_python(account_ids: Sequence[int] | None) -> int:
-    cases = ServiceCase.objects.exclude(status=ServiceCase.Status.RESOLVED).filter(
-        account__snapshot__tier__isnull=False
-    ).select_related("account__snapshot__tier")
+    lowest = Tier.objects.order_by("-position").first()
+    if lowest is None:
+        return 0
+    cases = ServiceCase.objects.exclude(status=ServiceCase.Status.RESOLVED).select_related(
+        "account__snapshot__tier"
+    )
     if account_ids is not None:
         cases = cases.filter(account_id__in=account_ids)
     updated = 0
     for case in cases:
-        tier = case.account.snapshot.tier
+        snapshot = getattr(case.account, "snapshot", None)
+        tier = snapshot.tier if snapshot is not None and snapshot.tier is not None else lowest
         case.first_response_due_at = case.opened_at + timedelta(hours=tier.first_response_hours)
         case.resolution_due_at = case.opened_at + timedelta(hours=tier.resolution_hours)
         case.save(update_fields=["first_response_due_at", "resolution_due_at"])
@@ -469,7 +486,7 @@ def book_recompute(*, now: datetime | None = None, progress: Progress | None = N
     channel_cac_recompute()
     timings["channel_cac"] = clock.perf_counter() - started
     ctx = engine_context(now=now)
-    if ctx.clv.bgnbd is None:
+    if ctx.clv.bgnbd is None and not ClvModelFit.objects.exists():
         say("No CLV model fits yet: fitting them first")
         from .clv_book import clv_models_fit
 
@@ -532,6 +549,7 @@ def _rank_book(items: Sequence[Computed], ctx: EngineContext) -> BookRanking:
         top20_profit_pct=curve.top20_profit_pct, break_even_customer_pct=curve.break_even_customer_pct,
         loss_makers=curve.loss_makers,
         tier_floors={str(k): v for k, v in band_floors(metric, ranking, bands).items()},
+        tier_runners_up={str(k): v for k, v in band_runners_up(metric, ranking, bands).items()},
         metric_quantiles=sample.tolist(),
         tier_median_counts=_tier_medians(rankable, ranking.band),
         annual_retention=annual_retention(as_of=ctx.as_of),
@@ -601,6 +619,7 @@ def _upsert_snapshots_copy(items: Sequence[Computed]) -> None:
     """COPY into a temp table, then one INSERT ... ON CONFLICT that never regresses a newer version."""
     columns = ["account_id", *SNAPSHOT_FIELDS]
     with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS snapshot_load")  # two recomputes in one outer transaction
         cursor.execute(
             "CREATE TEMP TABLE snapshot_load (LIKE profitability_accountsnapshot INCLUDING DEFAULTS) ON COMMIT DROP"
         )

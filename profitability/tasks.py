@@ -27,15 +27,23 @@ def recompute_account(account_id: int) -> dict:
     return {"account_id": result.account_id, "version": result.version, "written": result.written}
 
 
+BOOK_LOCK = "profitability:book-recompute"
+BOOK_RERUN = "profitability:book-recompute:rerun"
+
+
 @shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
 def recompute_book() -> dict:
-    lock = "profitability:book-recompute"
-    if not cache.add(lock, 1, timeout=30 * 60):
-        return {"skipped": "a book recompute is already running"}
+    if not cache.add(BOOK_LOCK, 1, timeout=30 * 60):
+        # One is running; it may have read the configuration before this request's change: run again after it.
+        cache.set(BOOK_RERUN, 1, timeout=60 * 60)
+        return {"deferred": "a book recompute is running; another follows it"}
     try:
+        cache.delete(BOOK_RERUN)
         result = services.book_recompute()
     finally:
-        cache.delete(lock)
+        cache.delete(BOOK_LOCK)
+    if cache.get(BOOK_RERUN):
+        recompute_book.delay()
     return {"accounts": result.accounts, "tier_changes": result.tier_changes, "seconds": result.seconds}
 
 

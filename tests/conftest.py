@@ -20,6 +20,12 @@ def _require_postgresql(django_db_setup, django_db_blocker):  # type: ignore[no-
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+    """Real hashing costs ~1 s per user on this machine; tests don't need its strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _reference_data(request):  # type: ignore[no-untyped-def]
     """Transactional tests flush the database; restore what the data migrations create (roles, tiers, rates)."""
     marker = request.node.get_closest_marker("django_db")

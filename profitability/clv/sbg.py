@@ -250,7 +250,9 @@ def _negative_censored_log_likelihood(
     return -ll / total, -np.array([g_alpha * alpha, g_beta * beta]) / total
 
 
-def fit_censored(periods: ArrayLike, churned: ArrayLike, *, tol: float = 1e-14, max_iterations: int = 1000) -> FitResult:
+def fit_censored(
+    periods: ArrayLike, churned: ArrayLike, *, tol: float = 1e-14, max_iterations: int = 1000
+) -> FitResult:
     """Maximum-likelihood sBG fit from individual subscribers observed for different lengths of time.
 
     ``periods[i]`` is how many contract periods subscriber i was observed; ``churned[i]`` says whether they

@@ -1,5 +1,5 @@
 """Profitability pages, one URL module per area of work."""
 
-from . import accounts, config, service
+from . import accounts, analytics, config, service
 
-urlpatterns = [*accounts.urlpatterns, *service.urlpatterns, *config.urlpatterns]
+urlpatterns = [*accounts.urlpatterns, *service.urlpatterns, *config.urlpatterns, *analytics.urlpatterns]

@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from django.db import transaction
 
 from crm.models import Account, Interaction, InteractionChannel, InteractionKind, MarketingSpend
 from profitability import services
@@ -195,3 +195,15 @@ def _reference(account):
     facts = [InteractionFact(i.kind, i.channel, i.occurred_at.astimezone(UTC).date(), i.amount, i.direct_cost,
                              i.quantity) for i in Interaction.objects.filter(account=account)]
     return account_pnl(facts, windows)
+
+
+def test_it_recomputes_a_young_book_without_repeat_buyers(db):
+    """No model can be fitted yet: the recompute still works and falls back to the formula CLV."""
+    accounts = [AccountFactory() for _ in range(12)]
+    for account in accounts:
+        InteractionFactory(account=account, occurred_at=datetime(2025, 6, 1, tzinfo=UTC))
+    result = services.book_recompute(now=NOW)
+    assert result.accounts == 12
+    snap = snapshot(accounts[0])
+    assert snap.clv_predictive is None and snap.clv_formula is not None
+    assert snap.tier is not None

@@ -1,0 +1,298 @@
+"""Reads for the admin configuration pages: tiers with their accounts, cost rates by status, the CLV panel,
+and the audit trail of every configuration change (django-simple-history, from the pages and the admin)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.fields import CharField
+
+from crm.models import Account, InteractionChannel, InteractionKind
+from crm.templatetags.tierwise import money
+
+from ..models import BookSummary, ClvModelFit, ClvSettings, CostRate, Tier
+
+# --- tiers -------------------------------------------------------------------------------------------------
+
+
+def tier_account_counts() -> dict[int, int]:
+    """Active accounts per tier today (from the stored snapshots)."""
+    return dict(
+        Tier.objects.annotate(n=Count("snapshots", filter=Q(snapshots__account__status=Account.Status.ACTIVE)))
+        .values_list("id", "n")
+    )
+
+
+def recompute_pending() -> bool:
+    """True when a configuration change is newer than the last full recompute of the book (so the figures
+    and tiers on the pages do not reflect it yet). Two queries."""
+    book = BookSummary.objects.order_by("-computed_at").values_list("computed_at", flat=True).first()
+    parts = [model.history.order_by().values_list("history_date") for model, _ in HISTORY_SOURCES.values()]
+    latest = parts[0].union(*parts[1:], all=True).order_by("-history_date").first()
+    return latest is not None and (book is None or latest[0] > book)
+
+
+# --- cost rates --------------------------------------------------------------------------------------------
+
+KIND_LABELS = dict(InteractionKind.choices)
+CHANNEL_LABELS = dict(InteractionChannel.choices)
+
+
+@dataclass(frozen=True)
+class RateRow:
+    rate: CostRate
+    status: str  # "in effect", "scheduled" or "superseded"
+    kind_label: str
+    channel_label: str
+
+    @property
+    def deletable(self) -> bool:
+        return self.status == "scheduled"
+
+
+@dataclass(frozen=True)
+class CurrentRate:
+    activity: str
+    kind_label: str
+    channel_label: str
+    in_effect: CostRate | None  # None: only scheduled so far
+    next: CostRate | None  # the earliest scheduled change
+
+
+@dataclass(frozen=True)
+class CostRateOverview:
+    today: date
+    current: list[CurrentRate]
+    rows: list[RateRow]  # every rate, grouped by activity, kind, channel; newest first in a group
+    activities: list[str]
+
+
+def cost_rate_overview(*, today: date) -> CostRateOverview:
+    """Every effective-dated rate with its status on ``today``, and the rate in effect per activity, kind and
+    channel (one query)."""
+    groups: dict[tuple[str, str, str], list[CostRate]] = defaultdict(list)
+    for rate in CostRate.objects.order_by("activity", "kind", "channel", "-effective_from"):
+        groups[(rate.activity, rate.kind, rate.channel)].append(rate)
+    rows, current = [], []
+    for (activity, kind, channel), rates in groups.items():
+        kind_label = KIND_LABELS.get(kind, kind)
+        channel_label = CHANNEL_LABELS.get(channel, channel) if channel else "Every channel"
+        in_effect = next((r for r in rates if r.effective_from <= today), None)
+        scheduled = [r for r in rates if r.effective_from > today]
+        upcoming = scheduled[-1] if scheduled else None  # newest first: the last is the earliest
+        current.append(CurrentRate(activity, kind_label, channel_label, in_effect, upcoming))
+        for r in rates:
+            status = "scheduled" if r.effective_from > today else ("in effect" if r is in_effect else "superseded")
+            rows.append(RateRow(r, status, kind_label, channel_label))
+    return CostRateOverview(today, current, rows, sorted({a for a, _, _ in groups}))
+
+
+# --- CLV ---------------------------------------------------------------------------------------------------
+
+PARAM_SYMBOLS = {
+    ClvModelFit.Model.BG_NBD: [("r", "r"), ("alpha", "α"), ("a", "a"), ("b", "b")],
+    ClvModelFit.Model.GAMMA_GAMMA: [("p", "p"), ("q", "q"), ("gamma", "γ")],
+    ClvModelFit.Model.SBG: [("alpha", "α"), ("beta", "β")],
+}
+
+
+@dataclass(frozen=True)
+class FitView:
+    model: str
+    label: str
+    fit: ClvModelFit | None
+    params: list[tuple[str, str | None]] = field(default_factory=list)  # (symbol, value as shown)
+    correlation: float | None = None  # Gamma-Gamma: spend–frequency correlation (should be near 0)
+
+
+@dataclass(frozen=True)
+class ClvPanel:
+    settings: ClvSettings
+    measured_retention: float | None  # the book's annual retention from the latest full recompute
+    book_computed_at: datetime | None
+    book_metric: str | None
+    fits: list[FitView]
+
+    @property
+    def measured_retention_pct(self) -> float | None:
+        return None if self.measured_retention is None else self.measured_retention * 100
+
+
+def _param(value: float | None) -> str | None:
+    """Four decimals, or four significant digits for the huge or tiny values of a degenerate fit."""
+    if value is None:
+        return None
+    value = float(value)
+    if value != 0 and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.4f}"
+
+
+def clv_panel() -> ClvPanel:
+    settings = ClvSettings.current()
+    book = (BookSummary.objects.order_by("-computed_at")
+            .only("computed_at", "annual_retention", "ranking_metric").first())
+    fits = []
+    for model, label in ClvModelFit.Model.choices:
+        fit = ClvModelFit.objects.filter(model=model).order_by("-fitted_at").first()
+        params = [(symbol, _param((fit.params or {}).get(key))) for key, symbol in PARAM_SYMBOLS[model]] if fit else []
+        correlation = (fit.diagnostics or {}).get("spend_frequency_correlation") if fit else None
+        fits.append(FitView(model, label, fit, params, correlation))
+    return ClvPanel(
+        settings=settings,
+        measured_retention=book.annual_retention if book else None,
+        book_computed_at=book.computed_at if book else None,
+        book_metric=book.ranking_metric if book else None,
+        fits=fits,
+    )
+
+
+# --- the audit trail ---------------------------------------------------------------------------------------
+
+HISTORY_SOURCES: dict[str, tuple[type, str]] = {
+    "tier": (Tier, "Tier"),
+    "cost_rate": (CostRate, "Cost rate"),
+    "clv_settings": (ClvSettings, "CLV settings"),
+}
+ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
+HISTORY_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    label: str
+    old: str | None  # None: the object was created
+    new: str | None  # None: the object was deleted
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime
+    who: str | None
+    model_label: str
+    object_label: str
+    action: str
+    changes: list[FieldChange]
+    reason: str
+
+
+def _pct(value: Any, places: int = 2) -> str:
+    number = Decimal(str(value)) * 100
+    return f"{number.quantize(Decimal(1).scaleb(-places)).normalize():f} %"
+
+
+def _show(field_name: str, value: Any) -> str:
+    """A historical value as people read it (labels for choices, percentages, money, hours)."""
+    if field_name == "channel":
+        return CHANNEL_LABELS.get(value, value) if value else "Every channel"
+    if field_name == "kind":
+        return KIND_LABELS.get(value, value)
+    if field_name == "ranking_metric":
+        return dict(ClvSettings.RankingMetric.choices).get(value, value)
+    if field_name == "per_unit":
+        return "per unit" if value else "per interaction"
+    if field_name == "rate":
+        return money(value, 2)
+    if field_name == "discount_rate":
+        return _pct(value)
+    if field_name == "retention_override":
+        return "measured from the book" if value is None else _pct(value)
+    if field_name == "upper_pct":
+        return f"{Decimal(str(value)).normalize():f} %"
+    if field_name in ("first_response_hours", "resolution_hours"):
+        return f"{value} h"
+    if field_name == "horizon_months":
+        return f"{value} months"
+    if field_name == "entitlements":
+        return "; ".join(line.strip() for line in str(value).splitlines() if line.strip()) or "(none)"
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+FIELD_LABELS = {  # the words the settings pages use for these fields
+    "upper_pct": "Reaches down to", "first_response_hours": "First response", "resolution_hours": "Resolution",
+    "color": "Colour", "kind": "Interaction kind", "per_unit": "Charged", "discount_rate": "Discount rate",
+    "horizon_months": "Horizon", "ranking_metric": "Ranking metric", "retention_override": "Retention override",
+}
+
+
+def _fields(model: type) -> list[tuple[str, str]]:
+    return [(f.name, FIELD_LABELS.get(f.name, str(f.verbose_name).capitalize()))
+            for f in model._meta.concrete_fields if f.name != "id"]
+
+
+def _user_label(user: Any) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
+def config_history(*, source: str | None = None, page: int | str = 1) -> Page:
+    """The audit trail of configuration changes, newest first, one page (entries in ``page.object_list``).
+
+    One query counts, one pages through the union of the history tables, and per model on the page one
+    query loads the records with each record's predecessor id and one loads the predecessors — whatever
+    the page size.
+    """
+    sources = {source: HISTORY_SOURCES[source]} if source in HISTORY_SOURCES else HISTORY_SOURCES
+    parts = [
+        model.history.annotate(source=Value(key, output_field=CharField())).values("history_id", "history_date",
+                                                                                     "source").order_by()
+        for key, (model, _) in sources.items()
+    ]
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    paginator = Paginator(union.order_by("-history_date", "-history_id"), HISTORY_PAGE_SIZE)
+    result = paginator.get_page(page)
+    keys = [(row["source"], row["history_id"]) for row in result.object_list]
+
+    loaded: dict[tuple[str, int], HistoryEntry] = {}
+    for key, (model, label) in sources.items():
+        ids = [history_id for src, history_id in keys if src == key]
+        if not ids:
+            continue
+        history = model.history.model
+        earlier = history.objects.filter(id=OuterRef("id")).filter(
+            Q(history_date__lt=OuterRef("history_date"))
+            | Q(history_date=OuterRef("history_date"), history_id__lt=OuterRef("history_id"))
+        ).order_by("-history_date", "-history_id").values("history_id")[:1]
+        records = list(
+            history.objects.filter(history_id__in=ids).select_related("history_user")
+            .annotate(previous_id=Subquery(earlier))
+        )
+        previous = history.objects.in_bulk([r.previous_id for r in records if r.previous_id])
+        fields = _fields(model)
+        for record in records:
+            loaded[(key, record.history_id)] = _entry(record, previous.get(record.previous_id), label, fields)
+    result.object_list = [loaded[k] for k in keys if k in loaded]
+    return result
+
+
+def _entry(record: Any, previous: Any, model_label: str, fields: list[tuple[str, str]]) -> HistoryEntry:
+    labels = dict(fields)
+    if record.history_type == "+" or previous is None:
+        changes = [FieldChange(label, None, _show(name, getattr(record, name))) for name, label in fields]
+    elif record.history_type == "-":
+        changes = [FieldChange(label, _show(name, getattr(record, name)), None) for name, label in fields]
+    else:
+        delta = record.diff_against(previous, excluded_fields=["id"])
+        order = [name for name, _ in fields]
+        changes = [
+            FieldChange(labels.get(c.field, c.field), _show(c.field, c.old), _show(c.field, c.new))
+            for c in sorted(delta.changes, key=lambda c: order.index(c.field) if c.field in order else 99)
+        ]
+    return HistoryEntry(
+        when=record.history_date,
+        who=_user_label(record.history_user),
+        model_label=model_label,
+        object_label=str(record.instance),
+        action=ACTIONS.get(record.history_type, record.history_type),
+        changes=changes,
+        reason=record.history_change_reason or "",
+    )

@@ -1,0 +1,567 @@
+"""The admin configuration pages: who may use them, inline errors, previews over htmx, the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from html.parser import HTMLParser
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.models import InteractionKind as K
+from profitability import tasks
+from profitability.models import AccountSnapshot, ClvModelFit, ClvSettings, CostRate, Tier
+from tests.factories import AccountFactory, InteractionFactory
+
+from .conftest import NOW
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+PAGES = ["config_tiers", "config_cost_rates", "config_clv", "config_history"]
+FINANCIAL_WORDS = ["margin", "Net profit", "CLV", "Cost-to-serve"]
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+class Elements(HTMLParser):
+    """Elements with an id (tag, attributes, text inside) — enough to check labels, errors and ARIA."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.by_id: dict[str, dict] = {}
+        self.labels: dict[str, str] = {}  # for= → label text
+        self._open: list[tuple[str, dict, list[str]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        attributes = dict(attrs)
+        entry = {"tag": tag, "attrs": attributes, "text": []}
+        if "id" in attributes:
+            self.by_id[attributes["id"]] = entry
+        if tag not in {"input", "br", "meta", "link", "img", "option"}:
+            self._open.append((tag, attributes, entry["text"]))
+
+    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+        while self._open:
+            open_tag, attributes, text = self._open.pop()
+            if open_tag == "label" and "for" in attributes:
+                self.labels[attributes["for"]] = "".join(text).strip()
+            if self._open:
+                self._open[-1][2].extend(text)
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data):  # type: ignore[no-untyped-def]
+        if self._open:
+            self._open[-1][2].append(data)
+
+    def text(self, element_id: str) -> str:
+        return " ".join("".join(self.by_id[element_id]["text"]).split())
+
+
+def management(total: int, initial: int) -> dict:
+    return {"form-TOTAL_FORMS": str(total), "form-INITIAL_FORMS": str(initial), "form-MIN_NUM_FORMS": "0",
+            "form-MAX_NUM_FORMS": "1000"}
+
+
+def tiers_post(**changes: dict) -> dict:
+    """The tier form as the page submits it, with ``Name={field: value}`` changes."""
+    tiers = list(Tier.objects.order_by("position"))
+    data = management(len(tiers), len(tiers))
+    for i, t in enumerate(tiers):
+        row = {"tier_id": t.pk, "name": t.name, "position": t.position, "upper_pct": t.upper_pct,
+               "first_response_hours": t.first_response_hours, "resolution_hours": t.resolution_hours,
+               "queue_priority": t.queue_priority, "entitlements": t.entitlements, "color": t.color,
+               **changes.get(t.name, {})}
+        for key, value in row.items():
+            if value is not None:
+                data[f"form-{i}-{key}"] = str(value)
+    return data
+
+
+def rate_post(**overrides) -> dict:
+    return {"activity": "Support calls", "kind": "support_call", "channel": "phone", "basis": "interaction",
+            "rate": "20.00", "effective_from": (timezone.now().date() + timedelta(days=30)).isoformat(), **overrides}
+
+
+def clv_post(**overrides) -> dict:
+    return {"discount_rate_pct": "8.5", "horizon_months": "24", "ranking_metric": "net_profit",
+            "retention_override_pct": "", **overrides}
+
+
+def config_state() -> tuple:
+    """Everything an admin page may write: tiers, rates, CLV settings and the audit tables."""
+    return (
+        list(Tier.objects.order_by("pk").values_list()),
+        list(CostRate.objects.order_by("pk").values_list()),
+        list(ClvSettings.objects.values_list()),
+        Tier.history.count(), CostRate.history.count(), ClvSettings.history.count(),
+    )
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    delay = mock.Mock(name="recompute_book.delay")
+    monkeypatch.setattr(tasks.recompute_book, "delay", delay)
+    monkeypatch.setattr("celery.chain", mock.Mock(name="chain"))
+    return delay
+
+
+@pytest.fixture
+def scheduled_rate():
+    return CostRate.objects.create(activity="Visits", kind="visit", rate=D("300"),
+                                   effective_from=timezone.now().date() + timedelta(days=10))
+
+
+@pytest.fixture
+def book():
+    """Twenty ranked accounts (TTM net profit 20,000 … 1,000) in the default bands."""
+    tiers = {t.name: t for t in Tier.objects.all()}
+    accounts = []
+    for i in range(1, 21):
+        account = AccountFactory(name=f"Rank {i:02d} GmbH")
+        name = "Platinum" if i == 1 else "Gold" if i <= 4 else "Silver" if i <= 10 else "Bronze"
+        AccountSnapshot.objects.create(account=account, computed_at=NOW, as_of=NOW.date(),
+                                       net_profit_ttm=D(21000 - 1000 * i), net_profit=D(1000 * i), tier=tiers[name])
+        accounts.append(account)
+    return accounts
+
+
+def login(client, user) -> None:  # type: ignore[no-untyped-def]
+    if user is not None:
+        client.force_login(user)
+
+
+# --- the permission matrix -------------------------------------------------------------------------------
+
+POSTS = [
+    ("config_tiers", lambda: tiers_post(Platinum={"upper_pct": "10"}), None),
+    ("config_tiers_preview", lambda: tiers_post(Platinum={"upper_pct": "10"}), None),
+    ("config_cost_rates", rate_post, None),
+    ("config_cost_rate_preview", rate_post, None),
+    ("config_cost_rate_delete", dict, "rate"),
+    ("config_clv", clv_post, None),
+    ("config_clv_preview", clv_post, None),
+    ("config_clv_refit", dict, None),
+]
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("role", ["anonymous", "nobody", "alice", "sam"])
+def test_it_denies_the_pages_to_everyone_but_admins(client, request, page, role):
+    user = None if role == "anonymous" else request.getfixturevalue(role)
+    login(client, user)
+    response = client.get(reverse(page))
+    if user is None:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    else:
+        assert response.status_code == 403
+        body = response.content.decode()
+        assert "This page is for admins." in body
+        assert not any(word in body for word in FINANCIAL_WORDS)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_it_shows_the_pages_to_admins(client, ada, page):
+    login(client, ada)
+    response = client.get(reverse(page))
+    assert response.status_code == 200
+    body = response.content.decode()
+    # the four tabs on every page, the current one marked
+    for name in PAGES:
+        assert f'href="{reverse(name)}"' in body
+    assert body.count('aria-current="page"') == 1
+
+
+@pytest.mark.parametrize(("name", "data", "arg"), POSTS, ids=[p[0] for p in POSTS])
+@pytest.mark.parametrize("role", ["anonymous", "nobody", "alice", "sam"])
+def test_denied_posts_change_nothing(client, request, enqueued, scheduled_rate, django_capture_on_commit_callbacks,
+                                     name, data, arg, role):
+    user = None if role == "anonymous" else request.getfixturevalue(role)
+    login(client, user)
+    url = reverse(name, args=[scheduled_rate.pk]) if arg else reverse(name)
+    before = config_state()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(url, data())
+    assert response.status_code == (302 if user is None else 403)
+    if user is None:
+        assert response["Location"].startswith(reverse("login"))
+    assert config_state() == before
+    assert callbacks == []
+    enqueued.assert_not_called()
+
+
+@pytest.mark.parametrize(("name", "data", "arg"), POSTS, ids=[p[0] for p in POSTS])
+def test_admins_may_post_to_every_endpoint(client, ada, enqueued, scheduled_rate, name, data, arg):
+    login(client, ada)
+    url = reverse(name, args=[scheduled_rate.pk]) if arg else reverse(name)
+    response = client.post(url, data())
+    assert response.status_code in (200, 302)
+    if name.endswith("preview"):
+        assert response.status_code == 200  # a preview renders, it never redirects
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_pages_are_not_changed_over_get(client, ada, page):
+    """Reads only: a GET with a save's parameters writes nothing."""
+    login(client, ada)
+    before = config_state()
+    client.get(reverse(page), tiers_post(Platinum={"upper_pct": "10"}))
+    assert config_state() == before
+
+
+# --- the tier page ---------------------------------------------------------------------------------------
+
+
+class TestTierPage:
+    def test_every_input_has_a_label(self, client, ada):
+        login(client, ada)
+        html = Elements(client.get(reverse("config_tiers")).content.decode())
+        inputs = [i for i, e in html.by_id.items() if e["tag"] in ("input", "select", "textarea")
+                  and e["attrs"].get("type") != "hidden"]
+        assert len(inputs) == 4 * 9  # eight fields and the remove box per tier
+        assert all(html.labels.get(i) for i in inputs)
+        assert html.labels["id_form-0-upper_pct"] == "Reaches down to (% of ranking):"
+        assert html.labels["id_form-2-DELETE"] == "Remove this tier when saving"
+
+    def test_errors_show_next_to_the_field_and_nothing_is_saved(self, client, ada, enqueued):
+        login(client, ada)
+        before = config_state()
+        response = client.post(reverse("config_tiers"), tiers_post(
+            Bronze={"upper_pct": "90"}, Gold={"resolution_hours": "2"}, Silver={"first_response_hours": None}))
+        assert response.status_code == 200
+        html = Elements(response.content.decode())
+        expectations = {
+            "id_form-3-upper_pct": "The last tier must reach 100 % so every account has a tier.",
+            "id_form-1-resolution_hours": "Resolution cannot be due before the first response.",
+            "id_form-2-first_response_hours": "Every tier needs a first-response target.",
+        }
+        for field_id, message in expectations.items():
+            attrs = html.by_id[field_id]["attrs"]
+            assert attrs["aria-invalid"] == "true"
+            assert f"{field_id}_error" in attrs["aria-describedby"].split()
+            assert html.text(f"{field_id}_error") == message
+        # row errors first; the bands are checked together once every row is valid
+        assert "aria-invalid" not in html.by_id["id_form-0-upper_pct"]["attrs"]
+        assert config_state() == before
+        enqueued.assert_not_called()
+
+    def test_band_errors_show_on_the_band_that_breaks_the_order(self, client, ada):
+        login(client, ada)
+        response = client.post(reverse("config_tiers"), tiers_post(Silver={"upper_pct": "15"}))
+        html = Elements(response.content.decode())
+        assert html.text("id_form-2-upper_pct_error") == (
+            "Must be above Gold’s 20 % — bands are cumulative from the top of the ranking.")
+        assert html.by_id["id_form-2-upper_pct"]["attrs"]["value"] == "15"  # what was typed stays
+
+    def test_saving_redirects_with_a_message_that_a_recompute_started(self, client, ada, enqueued,
+                                                                      django_capture_on_commit_callbacks):
+        login(client, ada)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("config_tiers"), tiers_post(Platinum={"upper_pct": "10"}), follow=True)
+        assert response.redirect_chain == [(reverse("config_tiers"), 302)]
+        assert "Tiers saved (1 changed). A recompute of every account" in response.content.decode()
+        assert Tier.objects.get(name="Platinum").upper_pct == D("10")
+        record = Tier.objects.get(name="Platinum").history.latest()
+        assert record.history_user == ada  # set from the request by simple_history's middleware
+        enqueued.assert_called_once_with()
+
+    def test_add_a_tier_shows_one_more_row_and_saves_it(self, client, ada, enqueued):
+        login(client, ada)
+        data = tiers_post()
+        response = client.post(reverse("config_tiers"), {**data, "action": "add"})
+        html = Elements(response.content.decode())
+        assert "autofocus" in html.by_id["id_form-4-name"]["attrs"]
+        assert Tier.objects.count() == 4  # adding a row saves nothing
+        data = {**tiers_post(Bronze={"upper_pct": "90"}), **management(5, 4), "form-4-name": "Copper",
+                "form-4-position": "5", "form-4-upper_pct": "100", "form-4-first_response_hours": "48",
+                "form-4-resolution_hours": "120", "form-4-queue_priority": "5", "form-4-color": "#b87333",
+                "form-4-entitlements": "Self-service portal", "action": "save"}
+        response = client.post(reverse("config_tiers"), data)
+        assert response.status_code == 302
+        assert list(Tier.objects.values_list("name", "upper_pct")) == [
+            ("Platinum", D("5")), ("Gold", D("20")), ("Silver", D("50")), ("Bronze", D("90")), ("Copper", D("100"))]
+
+    @pytest.mark.parametrize("action", ["add", "save"])
+    def test_a_broken_management_form_is_reported_not_crashed_on(self, client, ada, enqueued, action):
+        login(client, ada)
+        before = config_state()
+        data = {**tiers_post(Platinum={"upper_pct": "10"}), "form-TOTAL_FORMS": "many", "action": action}
+        response = client.post(reverse("config_tiers"), data)
+        assert response.status_code == 200
+        assert "ManagementForm data is missing or has been tampered with" in response.content.decode()
+        assert config_state() == before
+        enqueued.assert_not_called()
+
+    def test_a_blank_added_row_is_ignored(self, client, ada, enqueued):
+        login(client, ada)
+        data = {**tiers_post(Gold={"upper_pct": "25"}), **management(5, 4), "form-4-color": "#888888"}
+        assert client.post(reverse("config_tiers"), data).status_code == 302
+        assert Tier.objects.count() == 4
+
+    def test_removing_a_tier_needs_the_rest_to_reach_100(self, client, ada, enqueued):
+        login(client, ada)
+        data = {**tiers_post(), "form-3-DELETE": "on"}
+        html = Elements(client.post(reverse("config_tiers"), data).content.decode())
+        assert html.text("id_form-2-upper_pct_error") == "The last tier must reach 100 % so every account has a tier."
+        assert Tier.objects.count() == 4
+        data = {**tiers_post(Silver={"upper_pct": "100"}), "form-3-DELETE": "on"}
+        assert client.post(reverse("config_tiers"), data).status_code == 302
+        assert list(Tier.objects.values_list("name", flat=True)) == ["Platinum", "Gold", "Silver"]
+
+    def test_the_htmx_preview_returns_the_form_with_the_counts_and_movers(self, client, ada, book, enqueued):
+        login(client, ada)
+        before = config_state()
+        response = client.post(reverse("config_tiers_preview"), tiers_post(Platinum={"upper_pct": "10"}),
+                               headers={"HX-Request": "true"})
+        body = response.content.decode()
+        assert response.status_code == 200
+        # the form and the preview, no page around them; and a status line for screen readers
+        assert body.lstrip().startswith('<div id="tier-editor"')
+        assert "<h1>" not in body
+        html = Elements(body)
+        assert html.text("tier-status") == "Preview ready: 1 account would change tier."
+        assert html.by_id["tier-status"]["attrs"]["hx-swap-oob"] == "true"
+        assert "data-movers-total>1</span> account would change tier" in " ".join(body.split())
+        assert '<a href="{}">Rank 02 GmbH</a>'.format(reverse("account_detail", args=[book[1].pk])) in body
+        assert "Rank 03 GmbH" not in body
+        assert [e["text"] for i, e in html.by_id.items() if i == "tier-preview-title"] == [["Preview"]]
+        assert 'data-tier-after="Platinum">2<' in body
+        assert 'data-tier-after="Gold">2<' in body
+        assert "€19,000" in body  # the mover's TTM net profit, in the configured currency
+        assert config_state() == before
+        enqueued.assert_not_called()
+
+    def test_an_invalid_htmx_preview_swaps_the_form_with_its_errors(self, client, ada, book):
+        login(client, ada)
+        response = client.post(reverse("config_tiers_preview"), tiers_post(Bronze={"upper_pct": "99"}),
+                               headers={"HX-Request": "true"})
+        body = response.content.decode()
+        assert body.lstrip().startswith('<div id="tier-editor"')
+        html = Elements(body)
+        assert html.text("id_form-3-upper_pct_error") == "The last tier must reach 100 % so every account has a tier."
+        assert "Fix the highlighted fields to see the preview." in body
+        assert html.text("tier-status") == "The preview needs the highlighted fields fixed first."
+
+    def test_a_valid_preview_after_an_invalid_one_clears_the_errors(self, client, ada, book):
+        login(client, ada)
+        response = client.post(reverse("config_tiers_preview"), tiers_post(Platinum={"upper_pct": "10"}),
+                               headers={"HX-Request": "true"})
+        body = response.content.decode()
+        assert 'aria-invalid' not in body and "errorlist" not in body
+
+    def test_the_preview_without_htmx_renders_the_whole_page(self, client, ada, book):
+        login(client, ada)
+        body = client.post(reverse("config_tiers_preview"), tiers_post(Platinum={"upper_pct": "10"})).content.decode()
+        assert "<h1>Configuration</h1>" in body
+        assert "Rank 02 GmbH" in body
+        assert 'value="10"' in body  # the unsaved value stays in the form
+
+    def test_the_page_shows_todays_accounts_per_tier(self, client, ada, book):
+        login(client, ada)
+        html = Elements(client.get(reverse("config_tiers")).content.decode())
+        assert [html.text(f"tier-{i}-count") for i in range(4)] == [
+            "1 active account today", "3 active accounts today", "6 active accounts today",
+            "10 active accounts today"]
+
+
+# --- cost rates ------------------------------------------------------------------------------------------
+
+
+class TestCostRatePage:
+    def test_it_lists_rates_with_their_status_and_deletes_only_scheduled_ones(self, client, ada, scheduled_rate):
+        CostRate.objects.create(activity="Visits", kind="visit", rate=D("275"), effective_from=date(2024, 1, 1))
+        login(client, ada)
+        body = client.get(reverse("config_cost_rates")).content.decode()
+        assert body.count('/delete/"') == 1  # one delete form: the scheduled rate
+        assert reverse("config_cost_rate_delete", args=[scheduled_rate.pk]) in body
+        assert "€275.00" in body and "€300.00" in body
+        superseded = CostRate.objects.get(activity="Visits", effective_from=date(2000, 1, 1))
+        response = client.post(reverse("config_cost_rate_delete", args=[superseded.pk]), follow=True)
+        assert "Only rates that start in the future can be deleted" in response.content.decode()
+        assert CostRate.objects.filter(pk=superseded.pk).exists()
+
+    def test_adding_a_rate_on_a_taken_day_shows_the_error_at_the_date(self, client, ada, enqueued):
+        login(client, ada)
+        count = CostRate.objects.count()
+        response = client.post(reverse("config_cost_rates"),
+                               rate_post(channel="", effective_from="2000-01-01"))
+        html = Elements(response.content.decode())
+        assert html.by_id["id_effective_from"]["attrs"]["aria-invalid"] == "true"
+        assert html.text("id_effective_from_error").startswith("A rate for this activity, interaction kind and channel")
+        assert CostRate.objects.count() == count
+        enqueued.assert_not_called()
+
+    def test_a_negative_rate_is_refused_inline(self, client, ada):
+        login(client, ada)
+        html = Elements(client.post(reverse("config_cost_rates"), rate_post(rate="-1")).content.decode())
+        assert html.text("id_rate_error") == "Ensure this value is greater than or equal to 0."
+
+    def test_the_preview_shows_the_change_for_a_year(self, client, ada):
+        account = AccountFactory()
+        now = timezone.now()
+        for days in (10, 40, 70):
+            InteractionFactory(account=account, kind=K.SUPPORT_CALL, channel="phone", amount=D(0),
+                               direct_cost=D(0), occurred_at=now - timedelta(days=days))
+        login(client, ada)
+        response = client.post(reverse("config_cost_rate_preview"), rate_post(rate="20.00"),
+                               headers={"HX-Request": "true"})
+        body = response.content.decode()
+        assert 'data-annual-delta="6.00"' in body  # 3 phone calls × (20 − 18)
+        assert "+€6.00" in body
+        assert CostRate.objects.filter(activity="Support calls").count() == 1
+
+
+# --- CLV -------------------------------------------------------------------------------------------------
+
+
+class TestClvPage:
+    def test_it_shows_the_settings_as_percentages_and_the_fitted_models(self, client, ada):
+        ClvModelFit.objects.create(model="bg_nbd", params={"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                                   log_likelihood=-9582.43, sample_size=2357, time_unit="weeks", converged=True,
+                                   fitted_at=NOW)
+        ClvModelFit.objects.create(model="gamma_gamma", params={"p": 6.25, "q": 3.74, "gamma": 15.44},
+                                   log_likelihood=-1.0, sample_size=946, time_unit="money", converged=True,
+                                   fitted_at=NOW, diagnostics={"spend_frequency_correlation": 0.1138})
+        login(client, ada)
+        body = client.get(reverse("config_clv")).content.decode()
+        html = Elements(body)
+        assert html.by_id["id_discount_rate_pct"]["attrs"]["value"] == "10.00"
+        assert html.by_id["id_horizon_months"]["attrs"]["value"] == "36"
+        for text in ("0.2430", "4.4140", "0.7930", "2.4260", "6.2500", "15.4400", "0.114", "2,357",
+                     "-9,582.4", "weeks", "Not fitted yet"):
+            assert text in body
+
+    def test_saving_converts_percentages_and_audits(self, client, ada, enqueued, django_capture_on_commit_callbacks):
+        login(client, ada)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("config_clv"), clv_post(retention_override_pct="81.25"), follow=True)
+        assert "CLV settings saved." in response.content.decode()
+        settings = ClvSettings.current()
+        assert (settings.discount_rate, settings.horizon_months, settings.ranking_metric,
+                settings.retention_override) == (D("0.0850"), 24, "net_profit", D("0.8125"))
+        assert settings.history.latest().history_user == ada
+        enqueued.assert_called_once_with()
+
+    def test_out_of_range_values_are_refused_inline(self, client, ada, enqueued):
+        login(client, ada)
+        before = config_state()
+        html = Elements(client.post(reverse("config_clv"), clv_post(discount_rate_pct="120", horizon_months="0"))
+                        .content.decode())
+        assert html.text("id_discount_rate_pct_error") == "Ensure this value is less than or equal to 100."
+        assert html.text("id_horizon_months_error") == "Ensure this value is greater than or equal to 1."
+        assert config_state() == before
+        enqueued.assert_not_called()
+
+    def test_the_ranking_preview_counts_the_accounts_that_would_change_tier(self, client, ada, book):
+        login(client, ada)
+        body = client.post(reverse("config_clv_preview"), clv_post(), headers={"HX-Request": "true"}).content.decode()
+        assert body.lstrip().startswith('<div id="clv-editor">')
+        assert 'data-movers-total>20<' in body  # lifetime net profit reverses the order: everybody moves
+        assert ClvSettings.current().ranking_metric == "net_profit_ttm"
+
+    def test_refit_enqueues_the_fit_and_then_the_recompute(self, client, ada, enqueued,
+                                                          django_capture_on_commit_callbacks):
+        import celery
+
+        login(client, ada)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("config_clv_refit"), follow=True)
+        assert "Refitting the CLV models has started" in response.content.decode()
+        (fit, recompute), _ = celery.chain.call_args
+        assert (fit.task, recompute.task) == ("profitability.tasks.fit_clv_models",
+                                              "profitability.tasks.recompute_book")
+        celery.chain.return_value.delay.assert_called_once_with()
+
+
+# --- history ---------------------------------------------------------------------------------------------
+
+
+class TestHistoryPage:
+    def test_it_shows_who_changed_what_from_old_to_new(self, client, ada, enqueued):
+        ada.first_name, ada.last_name = "Ada", "Lovelace"
+        ada.save()
+        login(client, ada)
+        client.post(reverse("config_tiers"), tiers_post(Platinum={"upper_pct": "10", "first_response_hours": "2"}))
+        client.post(reverse("config_clv"), clv_post())
+        body = client.get(reverse("config_history")).content.decode()
+        flat = " ".join(body.split())
+        assert "Ada Lovelace" in body
+        assert ('<span class="field-name">Reaches down to:</span> <del class="old">5 %</del> <span aria-hidden="true">→'
+                '</span><span class="sr-only">changed to</span> <ins class="new">10 %</ins>') in flat
+        assert '<del class="old">1 h</del>' in flat and '<ins class="new">2 h</ins>' in flat
+        assert '<del class="old">10 %</del>' in flat and '<ins class="new">8.5 %</ins>' in flat
+        assert '<del class="old">Net profit, trailing 12 months</del>' in flat
+        # newest first: the CLV change before the tier change
+        assert flat.index("CLV settings edited") < flat.index("Tier bands edited")
+
+    def test_changes_made_in_the_django_admin_appear(self, client, ada):
+        ada.first_name, ada.last_name = "Ada", "Lovelace"
+        ada.save()
+        login(client, ada)
+        response = client.post("/admin/profitability/costrate/add/", {
+            "activity": "Packaging", "kind": "order", "channel": "", "rate": "1.50", "effective_from": "2030-01-01"})
+        assert response.status_code == 302
+        body = " ".join(client.get(reverse("config_history"), {"model": "cost_rate"}).content.decode().split())
+        assert "Created</span> cost rate <strong>Packaging (Order) 1.50 from 2030-01-01</strong>" in body
+        assert "Ada Lovelace" in body
+        assert '<span class="field-name">Rate:</span> <span class="new">€1.50</span>' in body
+        assert '<span class="field-name">Charged:</span> <span class="new">per interaction</span>' in body
+
+    def test_it_filters_by_model_and_pages(self, client, ada):
+        for i in range(30):
+            rate = CostRate(activity=f"Activity {i}", kind="visit", rate=D(i), effective_from=date(2030, 1, 1))
+            rate._history_user = ada
+            rate.save()
+        login(client, ada)
+        first = client.get(reverse("config_history"), {"model": "cost_rate"}).content.decode()
+        assert "Page 1 of 2" in first
+        assert "Activity 29" in first and "Activity 4 " not in first
+        second = client.get(reverse("config_history"), {"model": "cost_rate", "page": "2"},
+                            headers={"HX-Request": "true"}).content.decode()
+        assert second.lstrip().startswith('<div id="history-list">')
+        assert "Activity 4 " in second and "Activity 29" not in second
+        tiers_only = client.get(reverse("config_history"), {"model": "tier"}).content.decode()
+        # only the default tiers' baseline records (from the migration), none of the cost rates
+        assert "Activity" not in tiers_only
+        assert all(name in tiers_only for name in ("Platinum", "Gold", "Silver", "Bronze"))
+
+
+# --- query counts ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("page", "limit"), [("config_tiers", 8), ("config_cost_rates", 6), ("config_clv", 10),
+                                             ("config_history", 11)])
+def test_the_pages_take_a_bounded_number_of_queries(client, ada, book, django_assert_max_num_queries, page, limit):
+    """Whatever the number of tiers, rates and changes: 30 rates changed twice, tiers and settings edited."""
+    for i in range(30):
+        rate = CostRate(activity=f"Activity {i}", kind="visit", rate=D(i), effective_from=date(2030, 1, 1))
+        rate._history_user = ada
+        rate.save()
+        rate.rate = D(i + 1)
+        rate.save()
+    for tier in Tier.objects.all():
+        tier.queue_priority += 10
+        tier._history_user = ada
+        tier.save()
+    settings = ClvSettings.current()
+    settings.horizon_months = 48
+    settings.save()
+    login(client, ada)
+    client.get(reverse(page))  # warm the session
+    with django_assert_max_num_queries(limit):
+        assert client.get(reverse(page)).status_code == 200
+
+
+def test_the_tier_preview_takes_a_bounded_number_of_queries(client, ada, book, django_assert_max_num_queries):
+    login(client, ada)
+    client.get(reverse("config_tiers"))  # warm the session
+    with django_assert_max_num_queries(12):
+        client.post(reverse("config_tiers_preview"), tiers_post(Platinum={"upper_pct": "10"}),
+                    headers={"HX-Request": "true"})
