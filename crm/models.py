@@ -189,7 +189,8 @@ class Interaction(models.Model):
     """One touchpoint with an account.
 
     Money conventions (used by the profitability engine):
-    - ``order``: ``amount`` is net revenue, ``direct_cost`` the cost of goods sold.
+    - ``order`` and ``renewal``: ``amount`` is net revenue, ``direct_cost`` the cost of goods sold (or, for a
+      renewal, the cost of delivering the contract period).
     - ``return``: ``amount`` is the revenue refunded, ``direct_cost`` the cost of goods that came back
       into stock (it reduces COGS).
     - ``payment``: ``amount`` is cash received; it does not change revenue. ``due_on`` is the invoice due date.

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from crm.models import MONEY, ZERO, Account, Channel, InteractionChannel, InteractionKind
@@ -211,13 +210,9 @@ class AccountSnapshot(models.Model):
             models.Index(fields=["tier", "-net_profit_ttm"], name="snapshot_tier_profit"),
             models.Index(fields=["-net_profit_ttm"], name="snapshot_profit_ttm"),
             models.Index(fields=["-net_profit"], name="snapshot_profit"),
-            # The account list's sort orders, each usable as one index scan at 100,000 accounts.
+            # The account list's sort by tier; its NULLS LAST sorts have PostgreSQL-only indexes created by
+            # migration 0003 (snapshot_clv_shown, snapshot_clv_cac, snapshot_last_interaction).
             models.Index(fields=["rank", "account"], name="snapshot_rank"),
-            models.Index(Coalesce("clv_predictive", "clv_formula").desc(nulls_last=True), F("account").desc(),
-                         name="snapshot_clv_shown"),
-            models.Index(F("clv_cac_ratio").desc(nulls_last=True), F("account").desc(), name="snapshot_clv_cac"),
-            models.Index(F("last_interaction_at").desc(nulls_last=True), F("account").desc(),
-                         name="snapshot_last_interaction"),
         ]
 
     def __str__(self) -> str:
