@@ -142,11 +142,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery autodiscovers only each app's tasks.py; the analytics tasks live beside it.
+CELERY_IMPORTS = ["profitability.tasks_analytics"]
 CELERY_BEAT_SCHEDULE = {
     # The queue is only a hint: this sweep re-enqueues any snapshot behind its account's history.
     "sweep-stale-snapshots": {"task": "profitability.tasks.sweep_stale_snapshots", "schedule": 300.0},
     "nightly-clv-fit": {"task": "profitability.tasks.fit_clv_models", "schedule": crontab(hour=2, minute=0)},
     "nightly-book-recompute": {"task": "profitability.tasks.recompute_book", "schedule": crontab(hour=2, minute=30)},
+    # Analytics after the book recompute (both wait while a book recompute still runs): retrain lead scoring on
+    # the fresh snapshots, then refresh the precomputed KPI, funnel, channel and what-if aggregates.
+    "nightly-lead-scoring-retrain": {
+        "task": "profitability.tasks_analytics.retrain_lead_scoring", "schedule": crontab(hour=3, minute=0)},
+    "nightly-analytics-refresh": {
+        "task": "profitability.tasks_analytics.refresh_analytics", "schedule": crontab(hour=3, minute=15)},
 }
 
 # --- Auth and sessions ---------------------------------------------------------------------------------

@@ -302,3 +302,5 @@ class BookSummary(models.Model):
     def __str__(self) -> str:
         return f"Book summary {self.computed_at:%Y-%m-%d %H:%M}"
 
+
+from .models_analytics import *  # noqa: E402,F401,F403  (analytics models; names in models_analytics.__all__)

@@ -133,7 +133,7 @@ class WhaleCurve:
     peak_profit_pct: float
     peak_customer_pct: float
     top20_profit_pct: float
-    break_even_customer_pct: float | None  # where the curve falls back to 100 % (None if it never peaks above)
+    break_even_customer_pct: float | None  # where the curve first reaches 100 % (None if it never peaks above)
     loss_makers: int
 
 
@@ -149,11 +149,11 @@ def whale_curve(net_profit: np.ndarray, points: int = 200) -> WhaleCurve:
     customer_pct = np.arange(1, n + 1) / n * 100.0
     peak_index = int(np.argmax(cumulative))
     top20 = float(cumulative[max(int(np.ceil(n * 0.2)) - 1, 0)])
+    # Break-even: the first account at which the curve reaches 100 % of total profit — the top that many %
+    # earn all the profit and everyone after them nets to zero. None when no account destroys value.
     break_even = None
-    if cumulative[peak_index] > 100.0:
-        # the first account after the peak where the curve is back down to 100 %
-        after = np.nonzero(cumulative[peak_index:] <= 100.0 + 1e-9)[0]
-        break_even = float(customer_pct[peak_index + after[0]]) if after.size else None
+    if cumulative[peak_index] > 100.0 + 1e-9:
+        break_even = float(customer_pct[np.argmax(cumulative >= 100.0 - 1e-9)])
     step = max(n // points, 1)
     keep = np.unique(np.concatenate([np.arange(0, n, step), [peak_index, n - 1]]))
     return WhaleCurve(

@@ -78,7 +78,7 @@ def test_it_draws_the_whale_curve():
     assert curve.peak_profit_pct == pytest.approx(120.0)
     assert curve.peak_customer_pct == pytest.approx(400 / 6)
     assert curve.top20_profit_pct == pytest.approx(90.0)  # ceil(6 × 0.2) = 2 accounts
-    assert curve.break_even_customer_pct == pytest.approx(100.0)
+    assert curve.break_even_customer_pct == pytest.approx(50.0)  # the top 3 of 6 already earn 110 %
     assert curve.loss_makers == 2
 
 
