@@ -153,6 +153,9 @@ CELERY_BEAT_SCHEDULE = {
     # the fresh snapshots, then refresh the precomputed KPI, funnel, channel and what-if aggregates.
     "nightly-lead-scoring-retrain": {
         "task": "profitability.tasks_analytics.retrain_lead_scoring", "schedule": crontab(hour=3, minute=0)},
+    "campaigns-sweep": {"task": "campaigns.tasks.sweep", "schedule": 300.0},
+    "nightly-book-patterns": {"task": "campaigns.tasks.refresh_book_patterns", "schedule": crontab(hour=3, minute=15)},
+    "nightly-loyalty": {"task": "campaigns.tasks.loyalty_daily", "schedule": crontab(hour=3, minute=45)},
     "nightly-analytics-refresh": {
         "task": "profitability.tasks_analytics.refresh_analytics", "schedule": crontab(hour=3, minute=15)},
 }

@@ -175,7 +175,7 @@ class AccountSnapshot(models.Model):
     gross_margin = models.DecimalField(**MONEY, default=ZERO)
     cost_to_serve = models.DecimalField(**MONEY, default=ZERO)
     net_profit = models.DecimalField(**MONEY, default=ZERO)
-    net_margin_pct = models.DecimalField(max_digits=9, decimal_places=2, null=True)
+    net_margin_pct = models.DecimalField(max_digits=16, decimal_places=2, null=True)
     orders = models.PositiveIntegerField(default=0)
     # trailing twelve months
     revenue_ttm = models.DecimalField(**MONEY, default=ZERO)
@@ -260,7 +260,7 @@ class SegmentPnl(models.Model):
     gross_margin = models.DecimalField(**MONEY)
     cost_to_serve = models.DecimalField(**MONEY)
     net_profit = models.DecimalField(**MONEY)
-    net_margin_pct = models.DecimalField(max_digits=9, decimal_places=2, null=True)
+    net_margin_pct = models.DecimalField(max_digits=16, decimal_places=2, null=True)
     net_profit_per_account = models.DecimalField(**MONEY)
     rank = models.PositiveIntegerField()
     computed_at = models.DateTimeField()

@@ -60,3 +60,15 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/login/" not in url)
+
+
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "static" / "screenshots"
+
+
+def save_readme_screenshot(page, name: str) -> None:
+    """Save a README screenshot to test-artifacts/; refresh the README's copy only with UPDATE_SCREENSHOTS=1."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SCREENSHOTS / name), full_page=True)

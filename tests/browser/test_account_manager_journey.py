@@ -19,7 +19,7 @@ from profitability.models import AccountSnapshot, ClvModelFit
 from tests import worker as worker_fixtures
 from tests.factories import AccountFactory, InteractionFactory, ProductFactory
 
-from .conftest import log_in
+from .conftest import log_in, save_readme_screenshot
 
 celery_worker_stopped = worker_fixtures.celery_worker_stopped
 
@@ -119,8 +119,7 @@ def test_an_account_manager_logs_a_large_order_and_sees_the_figures_and_tier_upd
     assert page.evaluate("window.__sameDocument") is True
 
     page.evaluate("window.scrollTo(0, 0)")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_readme_screenshot(page, SCREENSHOT.name)
 
 
 def test_the_account_page_works_at_tablet_width(page, alice, celery_worker_stopped):

@@ -17,7 +17,7 @@ from profitability.services import book_recompute
 from tests.factories import AccountFactory
 from tests.worker import celery_worker_process  # noqa: F401  (fixture)
 
-from .conftest import ARTIFACTS, log_in
+from .conftest import ARTIFACTS, log_in, save_readme_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -91,10 +91,9 @@ def test_an_admin_changes_a_band_previews_saves_and_the_book_follows(page, ada, 
     expect(page.locator("#tier-status")).to_have_text("Preview ready: 7 accounts would change tier.")
     expect(page.locator(".errorlist")).to_have_count(0)  # the earlier error is gone with the valid bands
     expect(page.get_by_role("button", name="Preview")).to_be_focused()  # htmx keeps the focus where it was
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_readme_screenshot(page, SCREENSHOT.name)
     # On a tablet the preview goes below the form, and nothing overflows sideways.
     page.set_viewport_size({"width": 800, "height": 1000})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

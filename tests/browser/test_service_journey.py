@@ -16,7 +16,7 @@ from profitability.services import book_recompute
 from tests.factories import AccountFactory, ContactFactory, InteractionFactory, ServiceCaseFactory
 from tests.worker import celery_worker_process  # noqa: F401  (fixture)
 
-from .conftest import log_in
+from .conftest import log_in, save_readme_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -139,8 +139,7 @@ def test_a_service_agent_takes_the_top_case_and_records_a_first_response(page, s
     # At 1280 px the whole queue fits: no column (the actions last) hides behind a horizontal scroll.
     wrap = page.locator(".table-wrap")
     assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    save_readme_screenshot(page, SCREENSHOT.name)
 
 
 def test_the_queue_works_at_tablet_width_and_the_lookup_finds_the_caller(page, sam):

@@ -337,7 +337,9 @@ def test_it_shows_tier_service_level_clvs_history_contacts_and_cases(client, boo
     assert "Gold → Platinum" in body
     assert "Pat Buyer" in body and "mailto:pat@example.com" in body
     assert "Late delivery" in body and "1 open" in body
-    assert "Opportunities appear here once the campaigns engine is enabled" in body
+    # the campaigns app's panels load themselves with htmx
+    assert f'hx-get="{reverse("account_opportunities", args=[patricia.pk])}"' in body
+    assert f'hx-get="{reverse("account_loyalty", args=[patricia.pk])}"' in body
     assert 'hx-trigger="every 1s"' not in body
 
 

@@ -599,7 +599,9 @@ def test_service_responses_contain_no_margin_cost_clv_or_profit_figures(client, 
         for field in MONEY_FIELDS:
             value = getattr(snapshot, field)
             if value:
-                figures |= {money(value), money(value, 2), money(abs(value)), f"{abs(value):,.0f}"}
+                figures |= {money(value), money(value, 2), money(abs(value))}
+                if abs(value) >= 1000:  # a bare figure only where its thousands separator makes it distinctive
+                    figures.add(f"{abs(value):,.0f}")
     assert "€23,538" in figures and "€10,470" in figures  # Patricia's net profit, Patrick's cost-to-serve
     client.force_login(sam)
     responses = [

@@ -1,0 +1,355 @@
+"""Loyalty writes: enrolment, points accrual from interactions, redemption, adjustment and expiry.
+
+The ledger is append-only and the balance is the sum of an enrolment's entries. Every write that moves
+points takes the enrolment's row lock first (``SELECT ... FOR UPDATE``), so concurrent redemptions are
+serialised and each sees the balance the previous one left: a redemption never takes it below zero.
+Accrual recomputes from the source interactions and appends only differences, so running it twice (or
+concurrently) never awards twice, and a deleted order or a return takes its points back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from crm.models import Account, Interaction, ServiceCase
+
+from .. import earning
+from ..models import EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Reward, RewardGrant
+
+log = logging.getLogger(__name__)
+ACCRUAL_KINDS = (LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSE)
+
+
+class LoyaltyError(Exception):
+    """A loyalty action that was refused; the message says why, in words for the user."""
+
+
+def _midnight(day) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def enqueue_accrual(account_ids: list[int]) -> None:
+    """Queue points accrual for accounts once the current transaction commits."""
+    from .. import tasks
+
+    ids = sorted(set(account_ids))
+    if ids:
+        transaction.on_commit(lambda: tasks.accrue_points.delay(ids), robust=True)
+
+
+# --- enrolment ---------------------------------------------------------------------------------------------
+
+
+def program_is_running(program: LoyaltyProgram, *, today) -> bool:  # type: ignore[no-untyped-def]
+    return (program.status == LoyaltyProgram.Status.ACTIVE and program.starts_on <= today
+            and (program.ends_on is None or today <= program.ends_on))
+
+
+@transaction.atomic
+def enrolment_create(*, program: LoyaltyProgram, account: Account, actor, now: datetime | None = None) -> Enrolment:  # type: ignore[no-untyped-def]
+    """Enrol ``account`` by hand. The program must be running and the account eligible; enrolling twice is a no-op."""
+    from ..selectors import program_eligible_accounts
+
+    now = now or timezone.now()
+    if not program_is_running(program, today=now.astimezone(UTC).date()):
+        raise LoyaltyError(f"{program.name} is not running, so nobody can join it now.")
+    if not program_eligible_accounts(program=program, today=now.astimezone(UTC).date()).filter(pk=account.pk).exists():
+        raise LoyaltyError(f"{account.name} does not meet the eligibility rules of {program.name}.")
+    enrolment, created = Enrolment.objects.get_or_create(
+        program=program, account=account,
+        defaults={"enrolled_at": now, "method": Enrolment.Method.MANUAL, "enrolled_by": actor},
+    )
+    if created:
+        enqueue_accrual([account.pk])
+    return enrolment
+
+
+def program_auto_enrol(*, program_id: int, now: datetime | None = None) -> int:
+    """Enrol every eligible account not yet enrolled (programs with automatic enrolment). Returns how many."""
+    from ..selectors import program_eligible_accounts
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        program = LoyaltyProgram.objects.select_for_update().get(pk=program_id)
+        if not program_is_running(program, today=now.astimezone(UTC).date()):
+            return 0
+        ids = list(
+            program_eligible_accounts(program=program, today=now.astimezone(UTC).date())
+            .exclude(loyalty_enrolments__program=program).values_list("pk", flat=True)
+        )
+        created = Enrolment.objects.bulk_create(
+            [Enrolment(program=program, account_id=i, enrolled_at=now, method=Enrolment.Method.AUTOMATIC)
+             for i in ids],
+            ignore_conflicts=True, batch_size=2000,
+        )
+        enqueue_accrual(ids)
+    return len(created)
+
+
+# --- accrual -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccrualResult:
+    account_id: int
+    enrolments: int
+    entries: int
+    points: int
+
+
+def points_accrue(*, account_id: int, now: datetime | None = None) -> AccrualResult:
+    """Bring the account's earn/reverse entries in line with its interactions, in every program it is in.
+
+    For each (enrolment, rule, interaction) the interaction is worth ``earning.points_for`` now (0 if it
+    was deleted, moved out of the program's dates or no longer qualifies); when that differs from the sum of
+    its entries so far, one entry with the difference is appended at the next revision. The rate is the
+    one in force when the interaction first earned, so editing a rule changes only later earnings.
+    """
+    now = now or timezone.now()
+    currency = settings.TIERWISE_CURRENCY
+    with transaction.atomic():
+        enrolments = list(
+            Enrolment.objects.select_for_update(of=("self",)).select_related("program")
+            .filter(account_id=account_id).exclude(program__status=LoyaltyProgram.Status.DRAFT).order_by("pk")
+        )
+        if not enrolments:
+            return AccrualResult(account_id, 0, 0, 0)
+        version = Account.objects.filter(pk=account_id).values_list("history_version", flat=True).first() or 0
+        rules: dict[int, list[EarningRule]] = defaultdict(list)
+        for rule in EarningRule.objects.filter(program_id__in=[e.program_id for e in enrolments]).order_by("pk"):
+            rules[rule.program_id].append(rule)
+        kinds = sorted({k for rs in rules.values() for r in rs for k in earning.kinds_for(r.trigger)})
+        facts = {
+            row["pk"]: earning.Fact(row["kind"], row["occurred_at"], row["amount"], row["due_on"])
+            for row in Interaction.objects.filter(account_id=account_id, kind__in=kinds)
+            .values("pk", "kind", "occurred_at", "amount", "due_on")
+        }
+        history: dict[tuple[int, int, int], dict] = {}
+        for row in (LedgerEntry.objects.filter(enrolment__in=enrolments, kind__in=ACCRUAL_KINDS)
+                    .values("enrolment_id", "rule_id", "source_interaction_id", "revision", "points", "rate")
+                    .order_by("revision")):
+            key = (row["enrolment_id"], row["rule_id"], row["source_interaction_id"])
+            item = history.setdefault(key, {"total": 0, "revisions": 0, "rate": row["rate"]})
+            item["total"] += row["points"]
+            item["revisions"] = max(item["revisions"], row["revision"] + 1)
+
+        new_entries = []
+        for enrolment in enrolments:
+            program = enrolment.program
+            start = max(_midnight(program.starts_on), _midnight(enrolment.enrolled_at.astimezone(UTC).date()))
+            end = _midnight(program.ends_on + timedelta(days=1)) if program.ends_on else None
+            for rule in rules.get(program.pk, []):
+                rule_kinds = earning.kinds_for(rule.trigger)
+                keys = {k[2] for k in history if k[0] == enrolment.pk and k[1] == rule.pk}
+                keys |= {pk for pk, f in facts.items() if f.kind in rule_kinds
+                         and f.occurred_at >= start and (end is None or f.occurred_at < end)}
+                for interaction_id in sorted(keys):
+                    past = history.get((enrolment.pk, rule.pk, interaction_id))
+                    rate = past["rate"] if past and past["rate"] is not None else rule.points
+                    fact = facts.get(interaction_id)
+                    in_window = (fact is not None and fact.occurred_at >= start
+                                 and (end is None or fact.occurred_at < end))
+                    wanted = earning.points_for(rule.trigger, rate, fact) if in_window else 0
+                    have = past["total"] if past else 0
+                    delta = wanted - have
+                    if delta == 0:
+                        continue
+                    if not in_window:
+                        reason = f"Interaction #{interaction_id} was deleted or no longer counts: points reversed"
+                    else:
+                        reason = earning.describe(rule.trigger, rate, fact, currency)
+                        if past:
+                            reason += " (changed: corrected)"
+                    new_entries.append(LedgerEntry(
+                        enrolment=enrolment,
+                        kind=LedgerEntry.Kind.EARN if delta > 0 else LedgerEntry.Kind.REVERSE,
+                        points=delta, occurred_at=fact.occurred_at if fact else now, recorded_at=now,
+                        reason=reason[:300], rule=rule, source_interaction_id=interaction_id,
+                        revision=past["revisions"] if past else 0, rate=rate,
+                    ))
+        LedgerEntry.objects.bulk_create(new_entries, batch_size=1000)
+        Enrolment.objects.filter(pk__in=[e.pk for e in enrolments], accrued_version__lt=version).update(
+            accrued_version=version
+        )
+    return AccrualResult(account_id, len(enrolments), len(new_entries), sum(e.points for e in new_entries))
+
+
+# --- spending points ---------------------------------------------------------------------------------------
+
+
+def _locked_enrolment(enrolment_id: int) -> tuple[Enrolment, int]:
+    """The enrolment under its row lock, and its balance read after taking the lock."""
+    enrolment = Enrolment.objects.select_for_update(of=("self",)).select_related("program", "account").get(
+        pk=enrolment_id
+    )
+    balance = LedgerEntry.objects.filter(enrolment=enrolment).aggregate(total=Sum("points"))["total"] or 0
+    return enrolment, balance
+
+
+@transaction.atomic
+def points_redeem(*, enrolment_id: int, reward_id: int, actor, now: datetime | None = None) -> LedgerEntry:  # type: ignore[no-untyped-def]
+    """Spend points on a reward. Refused (``LoyaltyError``) when the balance does not cover it."""
+    now = now or timezone.now()
+    enrolment, balance = _locked_enrolment(enrolment_id)
+    program = enrolment.program
+    reward = Reward.objects.filter(pk=reward_id, program=program).select_related("upgrade_tier").first()
+    if reward is None or not reward.active:
+        raise LoyaltyError("That reward is not offered by this program.")
+    if not program_is_running(program, today=now.astimezone(UTC).date()):
+        raise LoyaltyError(f"{program.name} is not running: points cannot be redeemed now.")
+    if balance < reward.point_cost:
+        raise LoyaltyError(
+            f"Not enough points: {reward.name} costs {reward.point_cost:,} and the balance is {balance:,}."
+        )
+    entry = LedgerEntry.objects.create(
+        enrolment=enrolment, kind=LedgerEntry.Kind.REDEEM, points=-reward.point_cost, occurred_at=now,
+        recorded_at=now, reason=f"Redeemed: {reward.name}", reward=reward, actor=actor,
+    )
+    if reward.kind == Reward.Kind.TIER_UPGRADE:
+        RewardGrant.objects.create(
+            entry=entry, account_id=enrolment.account_id, tier=reward.upgrade_tier, valid_from=now,
+            valid_until=now + timedelta(days=reward.upgrade_days),
+        )
+        account_id = enrolment.account_id
+        transaction.on_commit(lambda: upgrades_apply_sla(account_ids=[account_id]), robust=True)
+    return entry
+
+
+@transaction.atomic
+def points_adjust(*, enrolment_id: int, points: int, reason: str, actor, now: datetime | None = None) -> LedgerEntry:  # type: ignore[no-untyped-def]
+    """A manual correction with its reason. A deduction may not take the balance below zero either."""
+    now = now or timezone.now()
+    if points == 0:
+        raise LoyaltyError("An adjustment moves at least one point.")
+    if not reason.strip():
+        raise LoyaltyError("Say why the points are adjusted.")
+    enrolment, balance = _locked_enrolment(enrolment_id)
+    if balance + points < 0:
+        raise LoyaltyError(f"The balance is {balance:,}: deducting {-points:,} would take it below zero.")
+    return LedgerEntry.objects.create(
+        enrolment=enrolment, kind=LedgerEntry.Kind.ADJUST, points=points, occurred_at=now, recorded_at=now,
+        reason=reason.strip()[:300], actor=actor,
+    )
+
+
+def points_expire(*, program_id: int, now: datetime | None = None) -> int:
+    """Expire points older than the program's validity, first in first out. Returns the points expired.
+
+    Points earned before the cut-off that later debits (redemptions, reversals, expiries, deductions)
+    have not used up expire now; running it again expires nothing more.
+    """
+    now = now or timezone.now()
+    program = LoyaltyProgram.objects.get(pk=program_id)
+    if not program.points_validity_days:
+        return 0
+    cutoff = now - timedelta(days=program.points_validity_days)
+    expired = 0
+    for enrolment_id in Enrolment.objects.filter(program=program).values_list("pk", flat=True).order_by("pk"):
+        with transaction.atomic():
+            enrolment, balance = _locked_enrolment(enrolment_id)
+            entries = LedgerEntry.objects.filter(enrolment=enrolment)
+            earned_before = entries.filter(points__gt=0, occurred_at__lt=cutoff).aggregate(t=Sum("points"))["t"] or 0
+            debits = -(entries.filter(points__lt=0).aggregate(t=Sum("points"))["t"] or 0)
+            amount = min(max(earned_before - debits, 0), balance)
+            if amount > 0:
+                LedgerEntry.objects.create(
+                    enrolment=enrolment, kind=LedgerEntry.Kind.EXPIRE, points=-amount, occurred_at=now,
+                    recorded_at=now,
+                    reason=(f"Points earned before {cutoff:%-d %b %Y} expired "
+                            f"({program.points_validity_days}-day validity)"),
+                )
+                expired += amount
+    return expired
+
+
+# --- temporary tier upgrades -------------------------------------------------------------------------------
+
+
+def upgrades_apply_sla(*, account_ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Give open cases of accounts with a running tier upgrade the upgraded tier's SLA, where that is faster.
+
+    Runs after the profitability engine has set due times from the account's own tier (on case open, after
+    recomputes and the nightly book recompute), and never makes a due time later.
+    """
+    now = now or timezone.now()
+    grants = RewardGrant.objects.filter(valid_from__lte=now, valid_until__gt=now).select_related("tier")
+    if account_ids is not None:
+        grants = grants.filter(account_id__in=account_ids)
+    best: dict[int, RewardGrant] = {}
+    for grant in grants:
+        current = best.get(grant.account_id)
+        if current is None or grant.tier.resolution_hours < current.tier.resolution_hours:
+            best[grant.account_id] = grant
+    updated = 0
+    cases = ServiceCase.objects.filter(account_id__in=list(best)).exclude(status=ServiceCase.Status.RESOLVED)
+    with transaction.atomic():
+        for case in cases.select_for_update(of=("self",)).only(
+            "pk", "account_id", "opened_at", "first_response_due_at", "resolution_due_at"
+        ):
+            tier = best[case.account_id].tier
+            first = case.opened_at + timedelta(hours=tier.first_response_hours)
+            resolution = case.opened_at + timedelta(hours=tier.resolution_hours)
+            changes = {}
+            if case.first_response_due_at is None or first < case.first_response_due_at:
+                changes["first_response_due_at"] = first
+            if case.resolution_due_at is None or resolution < case.resolution_due_at:
+                changes["resolution_due_at"] = resolution
+            if changes:
+                ServiceCase.objects.filter(pk=case.pk).update(**changes)
+                updated += 1
+    return updated
+
+
+
+
+def loyalty_housekeeping(*, now: datetime | None = None) -> dict:
+    """End programs past their end date, auto-enrol, expire points, re-apply running tier upgrades."""
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    ended = 0
+    for program in LoyaltyProgram.objects.filter(status=LoyaltyProgram.Status.ACTIVE, ends_on__lt=today):
+        program.status = LoyaltyProgram.Status.ENDED
+        program.save(update_fields=["status", "updated_at"])  # through save(): the change history records it
+        ended += 1
+    enrolled = sum(program_auto_enrol(program_id=pk, now=now) for pk in LoyaltyProgram.objects.filter(
+        status=LoyaltyProgram.Status.ACTIVE, auto_enrol=True).values_list("pk", flat=True))
+    expired = sum(points_expire(program_id=pk, now=now) for pk in LoyaltyProgram.objects.exclude(
+        status=LoyaltyProgram.Status.DRAFT).filter(points_validity_days__isnull=False).values_list("pk", flat=True))
+    upgraded = upgrades_apply_sla(now=now)
+    return {"ended": ended, "enrolled": enrolled, "expired": expired, "cases_upgraded": upgraded}
+
+
+@transaction.atomic
+def program_save(*, form, rules, rewards, actor) -> LoyaltyProgram:  # type: ignore[no-untyped-def]
+    """Save a validated program form with its earning-rule and reward formsets (change history records who).
+
+    After commit: a running program with automatic enrolment enrols everyone eligible, and its members'
+    points are re-accrued (new rules earn on interactions since enrolment).
+    """
+    program = form.save(commit=False)
+    if program.pk is None:
+        program.created_by = actor
+    program._history_user = actor
+    program.save()
+    form.save_m2m()
+    rules.instance = program
+    rewards.instance = program
+    rules.save()
+    rewards.save()
+    from .. import tasks
+
+    program_id = program.pk
+    if program.status == LoyaltyProgram.Status.ACTIVE and program.auto_enrol:
+        transaction.on_commit(lambda: tasks.auto_enrol.delay(program_id), robust=True)
+    members = list(Enrolment.objects.filter(program=program).values_list("account_id", flat=True))
+    if members:
+        enqueue_accrual(members)
+    return program

@@ -1,0 +1,97 @@
+"""Celery tasks: thin wrappers that take ids and call one service.
+
+All are idempotent (they recompute from the source rows), acknowledged late, retried with backoff on
+database errors, and time-limited. Per-account work comes in id lists, at most ``BATCH`` at a time.
+"""
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import OperationalError
+
+RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+    "acks_late": True,
+}
+BATCH = 200
+ACCRUAL_QUEUED_KEY = "campaigns:accrual-queued:{}"
+OPPORTUNITIES_QUEUED_KEY = "campaigns:opportunities-queued:{}"
+
+
+@shared_task(soft_time_limit=120, time_limit=180, **RETRY)
+def accrue_points(account_ids: list[int]) -> dict:
+    from .services.loyalty import points_accrue
+
+    entries = 0
+    for account_id in account_ids:
+        cache.delete(ACCRUAL_QUEUED_KEY.format(account_id))  # changes from now on enqueue afresh
+        entries += points_accrue(account_id=account_id).entries
+    return {"accounts": len(account_ids), "entries": entries}
+
+
+@shared_task(soft_time_limit=300, time_limit=360, **RETRY)
+def generate_opportunities(account_ids: list[int]) -> dict:
+    """Features, opportunities and tier-upgrade SLAs of the accounts (after their recompute)."""
+    from .services.loyalty import upgrades_apply_sla
+    from .services.opportunities import opportunities_generate
+
+    created = 0
+    for account_id in account_ids:
+        cache.delete(OPPORTUNITIES_QUEUED_KEY.format(account_id))
+        created += opportunities_generate(account_id=account_id).created
+    upgrades_apply_sla(account_ids=account_ids)
+    return {"accounts": len(account_ids), "created": created}
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def refresh_book_patterns() -> dict:
+    """Nightly: association rules, product and peer statistics, features; then every account's opportunities."""
+    lock = "campaigns:book-patterns"
+    if not cache.add(lock, 1, timeout=30 * 60):
+        return {"skipped": "a refresh is already running"}
+    try:
+        from crm.models import Account
+
+        from .services.patterns import book_patterns_refresh
+
+        result = book_patterns_refresh()
+        ids = list(Account.objects.filter(status=Account.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
+    finally:
+        cache.delete(lock)
+    for start in range(0, len(ids), BATCH):
+        generate_opportunities.delay(ids[start:start + BATCH])
+    return {"rules": result.rules, "products": result.products, "accounts": len(ids)}
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def loyalty_daily() -> dict:
+    """Nightly: end programs past their end date, enrol eligible accounts automatically, expire old points,
+    and re-apply running tier upgrades after the nightly recompute reset the SLAs."""
+    from .services.loyalty import loyalty_housekeeping
+
+    return loyalty_housekeeping()
+
+
+@shared_task(soft_time_limit=120, time_limit=180, **RETRY)
+def sweep() -> dict:
+    """Every few minutes: re-enqueue accruals and opportunities that are behind their account (lost messages)."""
+    from .services.requests import stale_sweep
+
+    return stale_sweep()
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def run_clustering(seed: int, user_id: int | None = None) -> dict:
+    from .services.segments import clustering_run
+
+    run = clustering_run(seed=seed, actor_id=user_id)
+    return {"run": run.pk, "k": run.k, "silhouette": run.silhouette}
+
+
+@shared_task(soft_time_limit=120, time_limit=180, **RETRY)
+def auto_enrol(program_id: int) -> int:
+    from .services.loyalty import program_auto_enrol
+
+    return program_auto_enrol(program_id=program_id)

@@ -1,0 +1,1 @@
+"""Campaign pages: opportunities, loyalty, segments, campaigns. One template per page; htmx gets partials."""

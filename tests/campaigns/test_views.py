@@ -1,0 +1,334 @@
+"""The campaigns pages and endpoints: who may use them (every role and anonymous), what they show, and that
+refused requests change nothing. Service staff see an account's loyalty status, never money figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import (
+    Campaign,
+    CampaignVariant,
+    Enrolment,
+    LedgerEntry,
+    LoyaltyProgram,
+    Opportunity,
+    Reward,
+    Segment,
+)
+from campaigns.segmentation import Criteria
+from campaigns.services.loyalty import points_adjust
+from crm.templatetags.tierwise import money
+from profitability.models import AccountSnapshot, Tier
+from tests.factories import PASSWORD, AccountFactory, ProductFactory
+
+D = Decimal
+FINANCIAL_WORDS = ("margin", "Net profit", "CLV", "Cost-to-serve")
+
+
+@pytest.fixture
+def world(db, alice, bob):  # type: ignore[no-untyped-def]
+    """Alice's account with a snapshot, an opportunity and a loyalty enrolment; a segment, a program, a campaign."""
+    gold = Tier.objects.get(name="Gold")
+    account = AccountFactory(name="Alice Works", owner=alice)
+    snapshot = AccountSnapshot.objects.create(
+        account=account, computed_at=timezone.now(), as_of=date.today(), tier=gold, revenue_ttm=D("48211.00"),
+        gross_margin_ttm=D("20111.00"), net_profit_ttm=D("13577.00"), cost_to_serve_ttm=D("6534.00"),
+        clv_formula=D("40999.00"), computed_version=account.history_version)
+    bobs = AccountFactory(name="Bob Builds", owner=bob)
+    product = ProductFactory(name="Epoxy")
+    opp = Opportunity.objects.create(account=account, product=product, source="together", probability=0.68,
+                                     expected_margin=D("4321.00"), reason="68 % of Gold accounts in Manufacturing "
+                                     "that buy Bolt Basic also buy Epoxy.", generated_at=timezone.now())
+    bobs_opp = Opportunity.objects.create(account=bobs, product=product, source="peers", probability=0.3,
+                                          expected_margin=D("999.00"), reason="30 % of similar accounts buy Epoxy.",
+                                          generated_at=timezone.now())
+    program = LoyaltyProgram.objects.create(name="Partners Club", status="active", starts_on=date(2024, 1, 1),
+                                            min_clv=D("1000"))
+    reward = Reward.objects.create(program=program, name="5 % off", kind="discount", point_cost=300, discount_pct=5)
+    enrolment = Enrolment.objects.create(program=program, account=account, enrolled_at=timezone.now(),
+                                         method="manual")
+    points_adjust(enrolment_id=enrolment.pk, points=750, reason="Welcome bonus", actor=alice)
+    segment = Segment.objects.create(name="Makers", criteria=Criteria(industries=("Manufacturing",)).to_json())
+    campaign = Campaign.objects.create(name="Spring volume", segment=segment, offer="volume_discount", channel="email")
+    CampaignVariant.objects.create(campaign=campaign, label="A", description="5 % off")
+    CampaignVariant.objects.create(campaign=campaign, label="B", description="10 % off")
+    return {"account": account, "snapshot": snapshot, "bobs": bobs, "opp": opp, "bobs_opp": bobs_opp,
+            "program": program, "reward": reward, "enrolment": enrolment, "segment": segment, "campaign": campaign}
+
+
+def login(client, user):  # type: ignore[no-untyped-def]
+    assert client.login(username=user.username, password=PASSWORD)
+
+
+def pages(w) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {
+        "worklist": reverse("opportunity_worklist"),
+        "account_opportunities": reverse("account_opportunities", args=[w["account"].pk]),
+        "account_loyalty": reverse("account_loyalty", args=[w["account"].pk]),
+        "programs": reverse("loyalty_program_list"),
+        "program": reverse("loyalty_program_detail", args=[w["program"].pk]),
+        "program_new": reverse("loyalty_program_create"),
+        "program_edit": reverse("loyalty_program_edit", args=[w["program"].pk]),
+        "segments": reverse("segment_list"),
+        "segment": reverse("segment_detail", args=[w["segment"].pk]),
+        "segment_new": reverse("segment_create"),
+        "segment_edit": reverse("segment_edit", args=[w["segment"].pk]),
+        "campaigns": reverse("campaign_list"),
+        "campaign": reverse("campaign_detail", args=[w["campaign"].pk]),
+        "campaign_new": reverse("campaign_create"),
+        "campaign_edit": reverse("campaign_edit", args=[w["campaign"].pk]),
+    }
+
+
+ADMIN_ONLY = {"program_new", "program_edit", "segment_new", "segment_edit", "campaign_new", "campaign_edit"}
+SERVICE_OK = {"account_loyalty"}
+
+
+@pytest.mark.parametrize("role", ["anonymous", "nobody", "sam", "alice", "ada"])
+def test_the_permission_matrix_of_every_page(client, world, role, request):  # type: ignore[no-untyped-def]
+    if role != "anonymous":
+        login(client, request.getfixturevalue(role))
+    for name, url in pages(world).items():
+        response = client.get(url)
+        if role == "anonymous":
+            assert response.status_code == 302 and "/login/" in response["Location"], name
+            continue
+        allowed = {"nobody": set(), "sam": SERVICE_OK, "alice": set(pages(world)) - ADMIN_ONLY,
+                   "ada": set(pages(world))}[role]
+        assert response.status_code == (200 if name in allowed else 403), (name, response.status_code)
+
+
+def test_service_staff_see_the_loyalty_status_and_no_money(client, world, sam):
+    login(client, sam)
+
+    body = client.get(reverse("account_loyalty", args=[world["account"].pk])).content.decode()
+
+    assert "Partners Club" in body and 'data-balance="750"' in body and "Welcome bonus" in body
+    assert "Redeem" not in body and "Adjust points" not in body and "Enrol in" not in body
+    snap = world["snapshot"]
+    for figure in (snap.revenue_ttm, snap.gross_margin_ttm, snap.net_profit_ttm, snap.cost_to_serve_ttm,
+                   snap.clv_formula, world["program"].min_clv):
+        assert money(figure) not in body and money(figure, 2) not in body
+    for word in FINANCIAL_WORDS:
+        assert word.lower() not in body.lower()
+
+
+def test_service_staff_cannot_configure_programs_or_move_points(client, world, sam):
+    login(client, sam)
+    before = LedgerEntry.objects.count()
+    program = world["program"]
+
+    posts = [
+        (reverse("loyalty_program_create"), {"name": "Sneaky", "status": "active", "starts_on": "2025-01-01"}),
+        (reverse("loyalty_program_edit", args=[program.pk]), {"name": "Renamed", "status": "ended",
+                                                               "starts_on": "2024-01-01"}),
+        (reverse("loyalty_program_preview"), {"name": "x"}),
+        (reverse("loyalty_program_enrol_all", args=[program.pk]), {}),
+        (reverse("loyalty_redeem", args=[world["enrolment"].pk]), {"reward": world["reward"].pk}),
+        (reverse("loyalty_adjust", args=[world["enrolment"].pk]), {"points": "100", "reason": "x"}),
+        (reverse("loyalty_enrol", args=[world["bobs"].pk]), {"program": program.pk}),
+        (reverse("opportunity_status", args=[world["opp"].pk]), {"status": "dismissed"}),
+    ]
+    for url, data in posts:
+        assert client.post(url, data).status_code == 403, url
+
+    program.refresh_from_db()
+    assert (program.name, program.status) == ("Partners Club", "active")
+    assert not LoyaltyProgram.objects.filter(name="Sneaky").exists()
+    assert LedgerEntry.objects.count() == before
+    assert not Enrolment.objects.filter(account=world["bobs"]).exists()
+    assert Opportunity.objects.get(pk=world["opp"].pk).status == "open"
+
+
+class TestOpportunityPages:
+    def test_the_worklist_shows_my_opportunities_ranked(self, client, world, alice, django_assert_max_num_queries):
+        login(client, alice)
+        with django_assert_max_num_queries(12):
+            body = client.get(reverse("opportunity_worklist")).content.decode()
+
+        assert "Alice Works" in body and money(D("4321.00")) in body and "68 % of Gold accounts" in body
+        assert "Bob Builds" not in body
+        everyone = client.get(reverse("opportunity_worklist") + "?owner=all").content.decode()
+        assert everyone.index("Alice Works") < everyone.index("Bob Builds")
+
+    def test_pursue_and_dismiss_return_the_updated_row(self, client, world, alice):
+        login(client, alice)
+        url = reverse("opportunity_status", args=[world["opp"].pk])
+
+        row = client.post(url, {"status": "pursued"}, HTTP_HX_REQUEST="true").content.decode()
+
+        assert 'id="opp-' in row and "Pursued" in row and 'value="won"' in row
+        world["opp"].refresh_from_db()
+        assert (world["opp"].status, world["opp"].status_changed_by) == ("pursued", alice)
+
+    def test_an_impossible_transition_is_explained_and_changes_nothing(self, client, world, alice):
+        login(client, alice)
+        row = client.post(reverse("opportunity_status", args=[world["opp"].pk]), {"status": "won"},
+                          HTTP_HX_REQUEST="true").content.decode()
+        assert "An open opportunity cannot become won." in row
+        assert Opportunity.objects.get(pk=world["opp"].pk).status == "open"
+
+    def test_an_account_manager_cannot_work_another_managers_opportunities(self, client, world, alice):
+        login(client, alice)
+        response = client.post(reverse("opportunity_status", args=[world["bobs_opp"].pk]), {"status": "dismissed"})
+        assert response.status_code == 403
+        assert Opportunity.objects.get(pk=world["bobs_opp"].pk).status == "open"
+
+    def test_the_account_panel_shows_reason_and_margin_and_actions_only_to_the_owner(self, client, world, alice, bob):
+        login(client, alice)
+        own = client.get(reverse("account_opportunities", args=[world["account"].pk])).content.decode()
+        login(client, bob)
+        other = client.get(reverse("account_opportunities", args=[world["account"].pk])).content.decode()
+
+        assert money(D("4321.00")) in own and "68 % of Gold accounts" in own and "Pursue" in own
+        assert money(D("4321.00")) in other and "Pursue" not in other
+
+
+class TestLoyaltyPages:
+    def test_the_owner_redeems_and_the_panel_shows_the_new_balance(self, client, world, alice):
+        login(client, alice)
+
+        body = client.post(reverse("loyalty_redeem", args=[world["enrolment"].pk]), {"reward": world["reward"].pk},
+                           HTTP_HX_REQUEST="true").content.decode()
+
+        assert 'data-balance="450"' in body and "Redeemed 5 % off for 300 points." in body
+
+    def test_a_redemption_beyond_the_balance_is_refused_with_the_reason(self, client, world, alice):
+        dear = Reward.objects.create(program=world["program"], name="Free audit", kind="free_service", point_cost=5000)
+        login(client, alice)
+
+        body = client.post(reverse("loyalty_redeem", args=[world["enrolment"].pk]), {"reward": dear.pk},
+                           HTTP_HX_REQUEST="true").content.decode()
+
+        assert "Not enough points: Free audit costs 5,000 and the balance is 750." in body
+        assert LedgerEntry.objects.filter(kind="redeem").count() == 0
+
+    def test_another_manager_cannot_redeem_or_enrol(self, client, world, bob):
+        login(client, bob)
+        assert client.post(reverse("loyalty_redeem", args=[world["enrolment"].pk]),
+                           {"reward": world["reward"].pk}).status_code == 403
+        assert LedgerEntry.objects.filter(kind="redeem").count() == 0
+
+    def test_enrolment_needs_eligibility(self, client, world, bob):
+        login(client, bob)
+        body = client.post(reverse("loyalty_enrol", args=[world["bobs"].pk]), {"program": world["program"].pk},
+                           HTTP_HX_REQUEST="true").content.decode()
+        assert "Bob Builds does not meet the eligibility rules of Partners Club." in body  # no CLV, min 1,000
+        assert not Enrolment.objects.filter(account=world["bobs"]).exists()
+
+    def test_admin_creates_a_program_with_rules_and_rewards(self, client, world, ada):
+        login(client, ada)
+        data = {
+            "name": "Growth Club", "description": "", "status": "active", "starts_on": "2025-01-01", "ends_on": "",
+            "min_clv": "", "point_value": "0.01", "points_validity_days": "365",
+            "rules-TOTAL_FORMS": "1", "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "5", "rules-0-trigger": "net_revenue", "rules-0-points": "0.1",
+            "rewards-TOTAL_FORMS": "1", "rewards-INITIAL_FORMS": "0", "rewards-MIN_NUM_FORMS": "0",
+            "rewards-MAX_NUM_FORMS": "30", "rewards-0-name": "Gold for a month", "rewards-0-kind": "tier_upgrade",
+            "rewards-0-point_cost": "1000", "rewards-0-upgrade_tier": str(Tier.objects.get(name="Gold").pk),
+            "rewards-0-upgrade_days": "30", "rewards-0-active": "on",
+        }
+
+        response = client.post(reverse("loyalty_program_create"), data)
+
+        program = LoyaltyProgram.objects.get(name="Growth Club")
+        assert response.status_code == 302 and response["Location"] == reverse("loyalty_program_detail",
+                                                                               args=[program.pk])
+        assert list(program.rules.values_list("trigger", "points")) == [("net_revenue", D("0.1000"))]
+        assert program.rewards.get().upgrade_days == 30
+        assert program.created_by == ada and program.history.first().history_user == ada
+
+    def test_an_invalid_program_shows_errors_next_to_the_fields_and_saves_nothing(self, client, world, ada):
+        login(client, ada)
+        data = {"name": "Bad", "status": "active", "starts_on": "2025-06-01", "ends_on": "2025-01-01",
+                "point_value": "0.01", "rules-TOTAL_FORMS": "0", "rules-INITIAL_FORMS": "0",
+                "rewards-TOTAL_FORMS": "1", "rewards-INITIAL_FORMS": "0", "rewards-0-name": "Off",
+                "rewards-0-kind": "discount", "rewards-0-point_cost": "10", "rewards-0-active": "on"}
+
+        response = client.post(reverse("loyalty_program_create"), data)
+
+        body = response.content.decode()
+        assert response.status_code == 422
+        assert "The program cannot end before it starts." in body and "A discount needs its percentage." in body
+        assert 'aria-invalid="true"' in body and 'id="id_ends_on_error"' in body
+        assert not LoyaltyProgram.objects.filter(name="Bad").exists()
+
+    def test_the_eligibility_preview_counts_accounts_and_writes_nothing(self, client, world, ada):
+        login(client, ada)
+        gold = Tier.objects.get(name="Gold")
+
+        body = client.post(reverse("loyalty_program_preview"), {
+            "name": "Preview", "status": "draft", "starts_on": "2025-01-01", "point_value": "0.01",
+            "eligible_tiers": [gold.pk]}, HTTP_HX_REQUEST="true").content.decode()
+
+        assert "data-eligible-total>1<" in body and "Alice Works" in body and "Bob Builds" not in body
+        assert not LoyaltyProgram.objects.filter(name="Preview").exists()
+
+    def test_the_program_page_shows_its_results(self, client, world, alice):
+        login(client, alice)
+        body = client.get(reverse("loyalty_program_detail", args=[world["program"].pk])).content.decode()
+        assert "Enrolled accounts" in body and "750" in body and money(D("7.50")) in body
+
+
+class TestSegmentAndCampaignPages:
+    def test_admin_builds_a_segment_with_a_preview(self, client, world, ada):
+        login(client, ada)
+        data = {"name": "Gold makers", "industries": ["Manufacturing"], "statuses": ["active"],
+                "tier_ids": [str(Tier.objects.get(name="Gold").pk)]}
+
+        preview = client.post(reverse("segment_preview"), data, HTTP_HX_REQUEST="true").content.decode()
+        assert "data-segment-total>1<" in preview and not Segment.objects.filter(name="Gold makers").exists()
+
+        response = client.post(reverse("segment_create"), data)
+        segment = Segment.objects.get(name="Gold makers")
+        assert response.status_code == 302
+        assert segment.criteria == {"industries": ["Manufacturing"], "tier_ids": [segment.criteria["tier_ids"][0]],
+                                    "statuses": ["active"]}
+
+    def test_an_inconsistent_segment_is_refused_next_to_the_field(self, client, world, ada):
+        login(client, ada)
+        response = client.post(reverse("segment_create"), {"name": "Odd", "statuses": ["active"],
+                                                           "spend_min": "100", "spend_max": "10"})
+        assert response.status_code == 422
+        assert "The highest spend must not be below the lowest." in response.content.decode()
+        assert not Segment.objects.filter(name="Odd").exists()
+
+    def test_admin_creates_launches_and_sees_the_campaign(self, client, world, ada):
+        login(client, ada)
+        data = {"name": "Bundle test", "segment": world["segment"].pk, "offer": "bundle", "channel": "email",
+                "pilot_pct": "50", "response_window_days": "30", "variants-TOTAL_FORMS": "2",
+                "variants-INITIAL_FORMS": "0", "variants-0-label": "A", "variants-0-description": "Bundle",
+                "variants-0-weight": "50", "variants-1-label": "Control", "variants-1-description": "Nothing",
+                "variants-1-weight": "50"}
+        response = client.post(reverse("campaign_create"), data)
+        campaign = Campaign.objects.get(name="Bundle test")
+        assert response.status_code == 302
+
+        client.post(reverse("campaign_launch", args=[campaign.pk]))
+
+        campaign.refresh_from_db()
+        assert campaign.status == "pilot"
+        body = client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+        assert "Recommendation: Keep testing: every variant needs at least 30 accounts." in body
+
+    def test_a_campaign_with_one_variant_is_refused(self, client, world, ada):
+        login(client, ada)
+        data = {"name": "Lonely", "segment": world["segment"].pk, "offer": "bundle", "channel": "email",
+                "pilot_pct": "50", "response_window_days": "30", "variants-TOTAL_FORMS": "1",
+                "variants-INITIAL_FORMS": "0", "variants-0-label": "A", "variants-0-description": "Bundle",
+                "variants-0-weight": "50"}
+        response = client.post(reverse("campaign_create"), data)
+        assert response.status_code == 422 and "Add at least two variants" in response.content.decode()
+        assert not Campaign.objects.filter(name="Lonely").exists()
+
+    def test_account_managers_cannot_launch(self, client, world, alice):
+        login(client, alice)
+        assert client.post(reverse("campaign_launch", args=[world["campaign"].pk])).status_code == 403
+        assert Campaign.objects.get(pk=world["campaign"].pk).status == "draft"
+
+
