@@ -9,7 +9,7 @@ The result of this query must equal ``costing.account_pnl`` over the same rows; 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 from .costing import RateWindow
 
@@ -25,20 +25,25 @@ PNL_COLUMNS = [
 ]
 
 
-def _rates_values(windows: Sequence[RateWindow]) -> tuple[str, list]:
-    """A VALUES list of rate windows (with one never-matching row so the CTE is never empty)."""
-    rows = ["(NULL::text, NULL::text, NULL::text, false, 0::numeric, NULL::timestamptz, NULL::timestamptz)"]
+def _breaks(windows: Sequence[RateWindow]) -> list[datetime]:
+    """Every date a rate starts or stops, as UTC midnights: interactions between two of them share their rates."""
+    days = {w.valid_from for w in windows} | {w.valid_to for w in windows if w.valid_to is not None}
+    return [_midnight(day) for day in sorted(days)] or [_midnight(date(1900, 1, 1))]
+
+
+def _rates_values(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> tuple[str, list]:
+    """A VALUES list of rate windows as ranges of period buckets (with one never-matching row)."""
+    position = {moment: index + 1 for index, moment in enumerate(breaks)}  # width_bucket numbering
+    rows = ["(NULL::text, NULL::text, NULL::text, false, 0::numeric, 0, 0)"]
     params: list = []
     for w in windows:
-        rows.append("(%s, %s, %s, %s, %s::numeric, %s::timestamptz, %s::timestamptz)")
-        params += [w.activity, w.kind, w.channel, w.per_unit, w.rate, _midnight(w.valid_from),
-                   _midnight(w.valid_to) if w.valid_to else None]
+        rows.append("(%s, %s, %s, %s, %s::numeric, %s, %s)")
+        end = position[_midnight(w.valid_to)] if w.valid_to else len(breaks) + 1
+        params += [w.activity, w.kind, w.channel, w.per_unit, w.rate, position[_midnight(w.valid_from)], end]
     return ", ".join(rows), params
 
 
 def _midnight(day: date) -> datetime:
-    from datetime import UTC, time
-
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
@@ -47,46 +52,56 @@ def pnl_query(
 ) -> tuple[str, list]:
     """SQL and params returning one row per account (``PNL_COLUMNS``); all accounts when ``account_ids`` is None.
 
-    Accounts without interactions come back with zeros, so every selected account gets a row.
+    One pass over the interactions groups them by account, kind, channel, rate period (the bucket between two
+    rate changes) and whether they fall in the trailing twelve months; money, counts and cost-to-serve are
+    then worked out on that much smaller set. Accounts without interactions come back with zeros.
     """
-    values, rate_params = _rates_values(windows)
+    breaks = _breaks(windows)
+    values, rate_params = _rates_values(windows, breaks)
     only = "WHERE i.account_id = ANY(%s)" if account_ids is not None else ""
     only_accounts = "WHERE a.id = ANY(%s)" if account_ids is not None else ""
     ids = [list(account_ids)] if account_ids is not None else []
     sql = f"""
-    WITH rates(activity, kind, channel, per_unit, rate, valid_from, valid_to) AS (VALUES {values}),
-    money AS (
-        SELECT i.account_id,
-            sum(i.amount) FILTER (WHERE i.kind IN {_REVENUE}) AS revenue,
-            sum(i.amount) FILTER (WHERE i.kind = 'return') AS returns,
-            sum(CASE WHEN i.kind IN {_REVENUE} THEN i.direct_cost
-                     WHEN i.kind = 'return' THEN -i.direct_cost END) AS cogs,
-            count(*) FILTER (WHERE i.kind = 'order') AS orders,
-            sum(i.amount) FILTER (WHERE i.kind IN {_REVENUE} AND i.occurred_at >= %s) AS revenue_ttm,
-            sum(i.amount) FILTER (WHERE i.kind = 'return' AND i.occurred_at >= %s) AS returns_ttm,
-            sum(CASE WHEN i.kind IN {_REVENUE} THEN i.direct_cost
-                     WHEN i.kind = 'return' THEN -i.direct_cost END) FILTER (WHERE i.occurred_at >= %s) AS cogs_ttm,
-            count(*) FILTER (WHERE i.kind = 'order' AND i.occurred_at >= %s) AS orders_ttm,
-            min(i.occurred_at) FILTER (WHERE i.kind = 'order') AS first_order_at,
-            max(i.occurred_at) FILTER (WHERE i.kind = 'order') AS last_order_at,
-            max(i.occurred_at) AS last_interaction_at,
-            sum(i.amount) FILTER (WHERE i.kind = 'order') AS order_revenue
+    WITH rates(activity, kind, channel, per_unit, rate, bucket_from, bucket_to) AS (VALUES {values}),
+    grouped AS (
+        SELECT i.account_id, i.kind, i.channel,
+            width_bucket(i.occurred_at, %s::timestamptz[]) AS bucket,
+            i.occurred_at >= %s AS ttm,
+            count(*) AS n, sum(i.amount) AS amount, sum(i.direct_cost) AS direct_cost,
+            sum(coalesce(i.quantity, 0)) AS units, min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
         FROM crm_interaction i
         {only}
-        GROUP BY i.account_id
+        GROUP BY 1, 2, 3, 4, 5
+    ),
+    money AS (
+        SELECT g.account_id,
+            sum(g.amount) FILTER (WHERE g.kind IN {_REVENUE}) AS revenue,
+            sum(g.amount) FILTER (WHERE g.kind = 'return') AS returns,
+            sum(CASE WHEN g.kind IN {_REVENUE} THEN g.direct_cost
+                     WHEN g.kind = 'return' THEN -g.direct_cost END) AS cogs,
+            sum(g.n) FILTER (WHERE g.kind = 'order') AS orders,
+            sum(g.amount) FILTER (WHERE g.kind IN {_REVENUE} AND g.ttm) AS revenue_ttm,
+            sum(g.amount) FILTER (WHERE g.kind = 'return' AND g.ttm) AS returns_ttm,
+            sum(CASE WHEN g.kind IN {_REVENUE} THEN g.direct_cost
+                     WHEN g.kind = 'return' THEN -g.direct_cost END) FILTER (WHERE g.ttm) AS cogs_ttm,
+            sum(g.n) FILTER (WHERE g.kind = 'order' AND g.ttm) AS orders_ttm,
+            min(g.first_at) FILTER (WHERE g.kind = 'order') AS first_order_at,
+            max(g.last_at) FILTER (WHERE g.kind = 'order') AS last_order_at,
+            max(g.last_at) AS last_interaction_at,
+            sum(g.amount) FILTER (WHERE g.kind = 'order') AS order_revenue
+        FROM grouped g
+        GROUP BY g.account_id
     ),
     costed AS (
-        SELECT i.account_id, r.activity,
-            count(*) AS n,
-            sum(CASE WHEN r.per_unit THEN coalesce(i.quantity, 0) ELSE 1 END * r.rate) AS cost,
-            count(*) FILTER (WHERE i.occurred_at >= %s) AS n_ttm,
-            sum(CASE WHEN r.per_unit THEN coalesce(i.quantity, 0) ELSE 1 END * r.rate)
-                FILTER (WHERE i.occurred_at >= %s) AS cost_ttm
-        FROM crm_interaction i
-        JOIN rates r ON r.kind = i.kind AND r.channel = i.channel
-            AND i.occurred_at >= r.valid_from AND (r.valid_to IS NULL OR i.occurred_at < r.valid_to)
-        {only}
-        GROUP BY i.account_id, r.activity
+        SELECT g.account_id, r.activity,
+            sum(g.n) AS n,
+            sum(CASE WHEN r.per_unit THEN g.units ELSE g.n END * r.rate) AS cost,
+            sum(g.n) FILTER (WHERE g.ttm) AS n_ttm,
+            sum(CASE WHEN r.per_unit THEN g.units ELSE g.n END * r.rate) FILTER (WHERE g.ttm) AS cost_ttm
+        FROM grouped g
+        JOIN rates r ON r.kind = g.kind AND r.channel = g.channel
+            AND g.bucket >= r.bucket_from AND g.bucket < r.bucket_to
+        GROUP BY g.account_id, r.activity
     ),
     costs AS (
         SELECT account_id,
@@ -109,5 +124,5 @@ def pnl_query(
     LEFT JOIN costs c ON c.account_id = a.id
     {only_accounts}
     """
-    params = [*rate_params, ttm_start, ttm_start, ttm_start, ttm_start, *ids, ttm_start, ttm_start, *ids, *ids]
+    params = [*rate_params, breaks, ttm_start, *ids, *ids]
     return sql, params

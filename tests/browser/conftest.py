@@ -28,7 +28,10 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Same patience for assertions as for actions: a loaded 2-core machine can take seconds per htmx round trip.
+    expect.set_options(timeout=15_000)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium (bash .ci/setup --browser)")
