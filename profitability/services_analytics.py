@@ -27,7 +27,7 @@ from . import analytics as math
 from .costing import CostRateInput, InteractionFact, interaction_costs, resolve_rate_windows, windows_for
 from .models import AccountSnapshot, BookSummary, ClvSettings, CostRate
 from .models_analytics import AnalyticsRefresh, FunnelStat, KpiMonth, KpiTarget, SegmentYear
-from .sql import _rates_values
+from .sql import rate_breaks, rates_values
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -209,20 +209,22 @@ def _monthly_cost_to_serve(begin: datetime, end: datetime) -> dict[date, Decimal
     """Cost-to-serve per month, with the engine's effective-dated rates (``costing``)."""
     windows = _rate_windows()
     if connection.vendor == "postgresql":
-        values, params = _rates_values(windows)
+        breaks = rate_breaks(windows)
+        values, params = rates_values(windows, breaks)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                WITH rates(activity, kind, channel, per_unit, rate, valid_from, valid_to) AS (VALUES {values})
+                WITH rates(activity, kind, channel, per_unit, rate, bucket_from, bucket_to) AS (VALUES {values})
                 SELECT date_trunc('month', i.occurred_at AT TIME ZONE 'UTC')::date,
                        sum(CASE WHEN r.per_unit THEN coalesce(i.quantity, 0) ELSE 1 END * r.rate)
                 FROM crm_interaction i
                 JOIN rates r ON r.kind = i.kind AND r.channel = i.channel
-                    AND i.occurred_at >= r.valid_from AND (r.valid_to IS NULL OR i.occurred_at < r.valid_to)
+                    AND width_bucket(i.occurred_at, %s::timestamptz[]) >= r.bucket_from
+                    AND width_bucket(i.occurred_at, %s::timestamptz[]) < r.bucket_to
                 WHERE i.occurred_at >= %s AND i.occurred_at < %s
                 GROUP BY 1
-                """,  # noqa: S608 - only %s placeholders are interpolated (sql._rates_values)
-                [*params, begin, end],
+                """,  # noqa: S608 - only %s placeholders are interpolated (sql.rates_values)
+                [*params, breaks, breaks, begin, end],
             )
             return {month: cost for month, cost in cursor.fetchall()}
     # the reference path (SQLite): the same rates through costing.interaction_costs

@@ -25,13 +25,13 @@ PNL_COLUMNS = [
 ]
 
 
-def _breaks(windows: Sequence[RateWindow]) -> list[datetime]:
+def rate_breaks(windows: Sequence[RateWindow]) -> list[datetime]:
     """Every date a rate starts or stops, as UTC midnights: interactions between two of them share their rates."""
     days = {w.valid_from for w in windows} | {w.valid_to for w in windows if w.valid_to is not None}
     return [_midnight(day) for day in sorted(days)] or [_midnight(date(1900, 1, 1))]
 
 
-def _rates_values(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> tuple[str, list]:
+def rates_values(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> tuple[str, list]:
     """A VALUES list of rate windows as ranges of period buckets (with one never-matching row)."""
     position = {moment: index + 1 for index, moment in enumerate(breaks)}  # width_bucket numbering
     rows = ["(NULL::text, NULL::text, NULL::text, false, 0::numeric, 0, 0)"]
@@ -56,8 +56,8 @@ def pnl_query(
     rate changes) and whether they fall in the trailing twelve months; money, counts and cost-to-serve are
     then worked out on that much smaller set. Accounts without interactions come back with zeros.
     """
-    breaks = _breaks(windows)
-    values, rate_params = _rates_values(windows, breaks)
+    breaks = rate_breaks(windows)
+    values, rate_params = rates_values(windows, breaks)
     only = "WHERE i.account_id = ANY(%s)" if account_ids is not None else ""
     only_accounts = "WHERE a.id = ANY(%s)" if account_ids is not None else ""
     ids = [list(account_ids)] if account_ids is not None else []

@@ -66,6 +66,8 @@ def test_an_account_manager_logs_a_large_order_and_sees_the_figures_and_tier_upd
     # When she opens the account from her list
     log_in(page, "alice")
     page.get_by_role("link", name="Accounts").click()
+    page.wait_for_url("**/accounts/")
+    page.wait_for_load_state("load")  # htmx is a deferred script: typing before it runs would go unheard
     page.get_by_label("Search by name").fill("small parts")
     expect(page.locator("#account-results tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Small Parts & Co").click()
