@@ -33,9 +33,9 @@ import django  # noqa: E402
 
 django.setup()
 
+from common import ms, percentile, seed_book  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
@@ -54,22 +54,8 @@ PAGES = [
 ]
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(round(pct / 100 * (len(ordered) - 1))), len(ordered) - 1)]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
 def ensure_book(accounts: int, reset: bool) -> None:
-    have = Account.objects.count()
-    if reset or have < accounts:
-        print(f"Seeding {accounts:,} accounts (have {have:,}) ...", flush=True)
-        started = time.perf_counter()
-        call_command("seed_demo", accounts=accounts, reset=True, seed=42)
-        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+    seed_book(accounts, reset)
     if BookSummary.objects.exists() and AccountSnapshot.objects.count() >= Account.objects.count():
         return
     print("Recomputing the book ...", flush=True)

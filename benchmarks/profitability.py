@@ -34,7 +34,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
+from common import ms, percentile, seed_book  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -43,24 +43,6 @@ from crm.models import Account, Interaction  # noqa: E402
 from crm.services import account_history_touch  # noqa: E402
 from profitability import services  # noqa: E402
 from profitability.models import AccountSnapshot  # noqa: E402
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(round(pct / 100 * (len(ordered) - 1))), len(ordered) - 1)]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def ensure_book(accounts: int, reset: bool) -> None:
-    have = Account.objects.count()
-    if reset or have < accounts:
-        print(f"Seeding {accounts:,} accounts (have {have:,}) ...", flush=True)
-        started = time.perf_counter()
-        call_command("seed_demo", accounts=accounts, reset=True, seed=42)
-        print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def bare_group_by() -> float:
@@ -181,7 +163,7 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("Run the benchmark on PostgreSQL: set DATABASE_URL.")
     print(f"Machine: {os.cpu_count()} cores; PostgreSQL {connection.cursor().connection.info.server_version}")
-    ensure_book(args.accounts, args.reset)
+    seed_book(args.accounts, args.reset)
     if "full" not in args.skip:
         full_recompute()
     if "single" not in args.skip:
