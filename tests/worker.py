@@ -56,7 +56,7 @@ def broker_url() -> str:
 
     url = settings.CELERY_BROKER_URL or settings.REDIS_URL
     if not url.startswith("redis"):
-        pytest.skip("the worker tests need REDIS_URL (a Redis broker); see README")
+        pytest.fail("the worker tests need REDIS_URL (a Redis broker); the README's test command sets it")
     return url
 
 
@@ -111,7 +111,7 @@ def worker_database_url() -> str:
 
     s = connection.settings_dict
     if s["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("the worker tests need PostgreSQL")
+        pytest.fail("the worker tests need PostgreSQL (DATABASE_URL)")
     user = quote(s.get("USER") or "", safe="")
     password = quote(str(s.get("PASSWORD") or ""), safe="")
     auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")

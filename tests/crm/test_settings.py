@@ -28,7 +28,7 @@ def test_it_passes_check_deploy_in_production_mode():
 
 
 def test_it_refuses_to_start_in_production_without_a_secret_key():
-    result = run_manage("check", DEBUG="0", ALLOWED_HOSTS="crm.example.com")
+    result = run_manage("check", DEBUG="0", ALLOWED_HOSTS="crm.example.com", DATABASE_URL=os.environ["DATABASE_URL"])
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
