@@ -80,7 +80,7 @@ def engine_context(*, now: datetime) -> EngineContext:
     ]
     windows = resolve_rate_windows(rates, channels=InteractionChannel.values)
     clv_settings = ClvSettings.current()
-    book = BookSummary.objects.order_by("-computed_at").first()
+    book = BookSummary.objects.defer("whale_curve").order_by("-computed_at").first()  # the curve is for pages
     retention = (
         float(clv_settings.retention_override)
         if clv_settings.retention_override is not None
@@ -115,10 +115,10 @@ def latest_fits() -> dict[str, dict]:
     """
     fits: dict[str, dict] = {}
     for model in ClvModelFit.Model.values:
-        for fit in ClvModelFit.objects.filter(model=model).order_by("-fitted_at")[:5]:
-            if all(np.isfinite(float(v)) and float(v) > 0 for v in fit.params.values()):
-                fits[model] = fit.params
-                break
+        recent = ClvModelFit.objects.filter(model=model).order_by("-fitted_at").values_list("params", flat=True)[:5]
+        usable = [p for p in recent if all(np.isfinite(float(v)) and float(v) > 0 for v in p.values())]
+        if usable:
+            fits[model] = usable[0]
     return fits
 
 
