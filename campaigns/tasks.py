@@ -52,11 +52,15 @@ def refresh_book_patterns() -> dict:
     if not cache.add(lock, 1, timeout=30 * 60):
         return {"skipped": "a refresh is already running"}
     try:
+        from django.utils import timezone
+
         from crm.models import Account
 
         from .services.patterns import book_patterns_refresh
+        from .services.segments import cluster_pnl_refresh
 
         result = book_patterns_refresh()
+        cluster_pnl_refresh(now=timezone.now())  # the clusters' figures follow the nightly recompute
         ids = list(Account.objects.filter(status=Account.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
     finally:
         cache.delete(lock)

@@ -252,6 +252,7 @@ class SegmentPnl(models.Model):
         SEGMENT = "segment", "Segment / persona"
         CHANNEL = "channel", "Acquisition channel"
         TIER = "tier", "Tier"
+        CLUSTER = "cluster", "Cluster"
 
     dimension = models.CharField(max_length=10, choices=Dimension.choices)
     value = models.CharField(max_length=120)

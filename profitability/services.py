@@ -688,8 +688,17 @@ def channel_cac_recompute() -> int:
     return len(rows)
 
 
+SEGMENT_SUMS = {
+    "n": Count("account_id"), "revenue": Sum("revenue_ttm"), "returns": Sum("returns_ttm"),
+    "gm": Sum("gross_margin_ttm"), "cts": Sum("cost_to_serve_ttm"), "net": Sum("net_profit_ttm"),
+}
+
+
 def segment_pnl_recompute(*, now: datetime) -> int:
-    """Segment P&L by industry, region, segment, channel and tier, ranked by net profit."""
+    """Segment P&L by industry, region, segment, channel and tier, ranked by net profit (trailing 12 months).
+
+    Clusters are written by the campaigns app through ``segment_pnl_write`` after each clustering run.
+    """
     dimensions = {
         SegmentPnl.Dimension.INDUSTRY: "account__industry",
         SegmentPnl.Dimension.REGION: "account__region",
@@ -697,25 +706,28 @@ def segment_pnl_recompute(*, now: datetime) -> int:
         SegmentPnl.Dimension.CHANNEL: "account__acquisition_channel__name",
         SegmentPnl.Dimension.TIER: "tier__name",
     }
-    rows = []
     base = AccountSnapshot.objects.filter(account__status=Account.Status.ACTIVE)
+    written = 0
     for dimension, path in dimensions.items():
-        groups = (
-            base.annotate(key=F(path)).values("key")
-            .annotate(n=Count("account_id"), revenue=Sum("revenue_ttm"), returns=Sum("returns_ttm"),
-                      gm=Sum("gross_margin_ttm"), cts=Sum("cost_to_serve_ttm"), net=Sum("net_profit_ttm"))
-            .order_by("-net")
-        )
-        for rank, g in enumerate(groups, start=1):
-            net_revenue = (g["revenue"] or ZERO) - (g["returns"] or ZERO)
-            rows.append(SegmentPnl(
-                dimension=dimension, value=g["key"] or "(none)", accounts=g["n"], revenue=g["revenue"] or ZERO,
-                gross_margin=g["gm"] or ZERO, cost_to_serve=g["cts"] or ZERO, net_profit=g["net"] or ZERO,
-                net_margin_pct=((g["net"] or ZERO) * 100 / net_revenue).quantize(CENT) if net_revenue > 0 else None,
-                net_profit_per_account=((g["net"] or ZERO) / g["n"]).quantize(CENT), rank=rank, computed_at=now,
-            ))
+        groups = base.annotate(key=F(path)).values("key").annotate(**SEGMENT_SUMS)
+        written += segment_pnl_write(dimension=dimension, groups=groups, now=now)
+    return written
+
+
+def segment_pnl_write(*, dimension: str, groups: Iterable[dict], now: datetime) -> int:
+    """Replace one dimension's segment P&L with ``groups`` (dicts with ``key`` and the ``SEGMENT_SUMS``)."""
+    ranked = sorted(groups, key=lambda g: g["net"] or ZERO, reverse=True)
+    rows = []
+    for rank, g in enumerate(ranked, start=1):
+        net, net_revenue = g["net"] or ZERO, (g["revenue"] or ZERO) - (g["returns"] or ZERO)
+        rows.append(SegmentPnl(
+            dimension=dimension, value=g["key"] or "(none)", accounts=g["n"], revenue=g["revenue"] or ZERO,
+            gross_margin=g["gm"] or ZERO, cost_to_serve=g["cts"] or ZERO, net_profit=net,
+            net_margin_pct=(net * 100 / net_revenue).quantize(CENT) if net_revenue > 0 else None,
+            net_profit_per_account=(net / g["n"]).quantize(CENT) if g["n"] else ZERO, rank=rank, computed_at=now,
+        ))
     with transaction.atomic():
-        SegmentPnl.objects.all().delete()
+        SegmentPnl.objects.filter(dimension=dimension).delete()
         SegmentPnl.objects.bulk_create(rows)
     return len(rows)
 

@@ -94,4 +94,21 @@ def clustering_run(*, seed: int, actor_id: int | None = None, now: datetime | No
                         for account_id, label in zip(ids, result.labels.tolist(), strict=True)
                         if label == cluster.index]
         SegmentMember.objects.bulk_create(members, batch_size=5000)
+        cluster_pnl_refresh(now=now)
     return run
+
+
+def cluster_pnl_refresh(*, now: datetime) -> int:
+    """The current clusters' P&L (trailing 12 months) as segment P&L rows, ranked with the other dimensions."""
+    from profitability.models import AccountSnapshot, SegmentPnl
+    from profitability.services import SEGMENT_SUMS, segment_pnl_write
+
+    groups = []
+    for segment in Segment.objects.filter(kind=Segment.Kind.CLUSTER, archived=False):
+        sums = AccountSnapshot.objects.filter(
+            account__status=Account.Status.ACTIVE,
+            account_id__in=SegmentMember.objects.filter(segment=segment).values("account_id"),
+        ).aggregate(**SEGMENT_SUMS)
+        if sums["n"]:
+            groups.append({"key": segment.name, **sums})
+    return segment_pnl_write(dimension=SegmentPnl.Dimension.CLUSTER, groups=groups, now=now)

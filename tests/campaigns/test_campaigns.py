@@ -107,6 +107,18 @@ class TestSegments:
         assert [s.name.split(": ", 1)[1] for s in first.segments.order_by("cluster_index")] == \
             [s.name.split(": ", 1)[1] for s in second.segments.order_by("cluster_index")]
 
+        # The current clusters are ranked in segment P&L next to industries and tiers (analytics reads them) ...
+        from profitability.models import SegmentPnl
+        from profitability.services import segment_pnl_recompute
+
+        clusters = list(SegmentPnl.objects.filter(dimension="cluster").order_by("rank")
+                        .values_list("accounts", "net_profit", "rank"))
+        assert clusters == [(20, D("240000.00"), 1), (10, D("-3000.00"), 2)]
+        # ... and the engine's own segment refresh leaves them alone.
+        segment_pnl_recompute(now=NOW)
+        assert SegmentPnl.objects.filter(dimension="cluster").count() == 2
+        assert SegmentPnl.objects.filter(dimension="industry").exists()
+
 
 class TestRollout:
     def test_launch_assigns_the_hashed_pilot_share_with_reproducible_variants(self, campaign, manufacturing, ada):
