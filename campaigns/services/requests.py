@@ -24,28 +24,30 @@ def accrual_request(*, account_ids: Sequence[int]) -> int:
     enrolled = sorted(set(
         Enrolment.objects.filter(account_id__in=list(account_ids)).values_list("account_id", flat=True)
     ))
-    fresh = [i for i in enrolled
-             if cache.add(tasks.ACCRUAL_QUEUED_KEY.format(i), 1, timeout=settings.CELERY_TASK_TIME_LIMIT)]
-    for chunk in _chunks(fresh, tasks.BATCH):
-        try:
-            tasks.accrue_points.delay(chunk)
-        except Exception:
-            cache.delete_many([tasks.ACCRUAL_QUEUED_KEY.format(i) for i in chunk])
-            raise
-    return len(fresh)
+    return _enqueue_coalesced(tasks.accrue_points, tasks.ACCRUAL_QUEUED_KEY, enrolled)
 
 
 def opportunities_request(*, account_ids: Sequence[int]) -> int:
     """Queue opportunity generation for accounts whose snapshot was just recomputed (committed)."""
     from .. import tasks
 
-    fresh = [i for i in sorted(set(account_ids))
-             if cache.add(tasks.OPPORTUNITIES_QUEUED_KEY.format(i), 1, timeout=settings.CELERY_TASK_TIME_LIMIT)]
+    return _enqueue_coalesced(tasks.generate_opportunities, tasks.OPPORTUNITIES_QUEUED_KEY, sorted(set(account_ids)))
+
+
+def _enqueue_coalesced(task, key_format: str, account_ids: Sequence[int]) -> int:  # type: ignore[no-untyped-def]
+    """Enqueue ``task`` in batches for the accounts not already queued (a "queued" key each, cleared by the task).
+
+    If publishing fails the batch's keys are released, so the next change (or the sweep) enqueues again.
+    """
+    from .. import tasks
+
+    fresh = [i for i in account_ids
+             if cache.add(key_format.format(i), 1, timeout=settings.CELERY_TASK_TIME_LIMIT)]
     for chunk in _chunks(fresh, tasks.BATCH):
         try:
-            tasks.generate_opportunities.delay(chunk)
+            task.delay(chunk)
         except Exception:
-            cache.delete_many([tasks.OPPORTUNITIES_QUEUED_KEY.format(i) for i in chunk])
+            cache.delete_many([key_format.format(i) for i in chunk])
             raise
     return len(fresh)
 
