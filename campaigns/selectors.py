@@ -70,7 +70,7 @@ def eligible_accounts(
 
 def program_eligible_accounts(*, program: LoyaltyProgram, today: date) -> QuerySet[Account]:
     return eligible_accounts(
-        tier_ids=program.eligible_tiers.values_list("pk", flat=True),
+        tier_ids=[tier.pk for tier in program.eligible_tiers.all()],  # uses a prefetch when there is one
         segments=list(program.eligible_segments.all()),
         min_clv=program.min_clv,
         today=today,
@@ -348,7 +348,6 @@ class CampaignResults:
     variants: list[VariantResult]
     recommendation: object  # stats.Recommendation
     compared_stage: str
-    segment_size: int | None
 
 
 def campaign_results(*, campaign, now: datetime, currency: str) -> CampaignResults:  # type: ignore[no-untyped-def]
@@ -389,4 +388,4 @@ def campaign_results(*, campaign, now: datetime, currency: str) -> CampaignResul
             stats.Sample.of([float(f.net_profit) for f in rows] + zeros),
         ))
     recommendation = stats.recommend(figures_for_test, currency=currency)
-    return CampaignResults(results, recommendation, "pilot" if compare_stage == 1 else "all stages", None)
+    return CampaignResults(results, recommendation, "pilot" if compare_stage == 1 else "all stages")

@@ -23,6 +23,7 @@ from crm.models import Account, Interaction, ServiceCase
 
 from .. import earning
 from ..models import EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Reward, RewardGrant
+from ..selectors import enrolment_balance
 
 log = logging.getLogger(__name__)
 ACCRUAL_KINDS = (LedgerEntry.Kind.EARN, LedgerEntry.Kind.REVERSE)
@@ -190,8 +191,7 @@ def _locked_enrolment(enrolment_id: int) -> tuple[Enrolment, int]:
     enrolment = Enrolment.objects.select_for_update(of=("self",)).select_related("program", "account").get(
         pk=enrolment_id
     )
-    balance = LedgerEntry.objects.filter(enrolment=enrolment).aggregate(total=Sum("points"))["total"] or 0
-    return enrolment, balance
+    return enrolment, enrolment_balance(enrolment.pk)
 
 
 @transaction.atomic

@@ -24,7 +24,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Account, Interaction
-from profitability.models import AccountSnapshot
 
 from ..association import association_rules
 from ..models import AccountFeatures, AssociationRule, PeerProductStat, ProductStat
@@ -222,8 +221,3 @@ def _rules(baskets, *, tier_id: int | None, industry: str, now: datetime) -> lis
         for r in association_rules(list(baskets), min_confidence=MIN_CONFIDENCE, min_count=MIN_RULE_COUNT,
                                    min_lift=1.0 + 1e-9)
     ]
-
-
-def snapshot_versions(account_ids: Sequence[int]) -> dict[int, int]:
-    return dict(AccountSnapshot.objects.filter(account_id__in=list(account_ids))
-                .values_list("account_id", "computed_version"))

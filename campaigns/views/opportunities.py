@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.models import Account
@@ -85,13 +86,12 @@ def opportunity_status(request: HttpRequest, pk: int) -> HttpResponse:
             from django.contrib import messages
 
             messages.error(request, error)
-        return redirect(request.POST.get("next") if _safe(request.POST.get("next")) else "opportunity_worklist")
+        target = request.POST.get("next")
+        if not (target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())):
+            target = "opportunity_worklist"
+        return redirect(target)
     opp = Opportunity.objects.select_related("account__owner", "account__snapshot__tier", "product",
                                              "from_product").get(pk=opp.pk)
     template = f"{PANEL}#row" if where == "account" else f"{WORKLIST}#row"
     # A refused change still answers 200: the row comes back unchanged with the reason next to it.
     return render(request, template, {"o": opp, "can_work": True, "error": error, "account": opp.account})
-
-
-def _safe(url: str | None) -> bool:
-    return bool(url) and url.startswith("/") and not url.startswith("//")

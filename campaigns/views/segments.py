@@ -34,9 +34,11 @@ def _today():  # type: ignore[no-untyped-def]
     return timezone.now().astimezone(UTC).date()
 
 
-def describe(criteria: Criteria) -> str:
-    return criteria.describe(tier_names=dict(Tier.objects.values_list("pk", "name")),
-                             currency=settings.TIERWISE_CURRENCY, band_labels=dict(EmployeeBand.choices))
+def describe(criteria: Criteria, tier_names: dict[int, str] | None = None) -> str:
+    if tier_names is None:
+        tier_names = dict(Tier.objects.values_list("pk", "name"))
+    return criteria.describe(tier_names=tier_names, currency=settings.TIERWISE_CURRENCY,
+                             band_labels=dict(EmployeeBand.choices))
 
 
 def summary(accounts) -> dict:  # type: ignore[no-untyped-def]
@@ -50,7 +52,9 @@ def summary(accounts) -> dict:  # type: ignore[no-untyped-def]
 def segment_list(request: HttpRequest) -> HttpResponse:
     today = _today()
     segments = list(Segment.objects.filter(archived=False).select_related("clustering_run").order_by("kind", "name"))
-    rows = [(s, describe(Criteria.from_json(s.criteria)) if s.kind == Segment.Kind.RULES else s.description,
+    tier_names = dict(Tier.objects.values_list("pk", "name"))  # once, not per segment
+    rows = [(s, describe(Criteria.from_json(s.criteria), tier_names) if s.kind == Segment.Kind.RULES
+             else s.description,
              selectors.segment_accounts(s, today=today).count()) for s in segments]
     return render(request, LIST, {"rows": rows, "run": ClusteringRun.objects.first(), "cluster_form": ClusterForm(),
                                   "tab": "segments"})
