@@ -38,7 +38,7 @@ def _account_for_logging(request: HttpRequest, pk: int) -> Account:
     return account
 
 
-def _url_or_none(name: str, pk: int) -> str | None:
+def url_or_none(name: str, pk: int) -> str | None:
     try:
         return reverse(name, args=[pk])
     except NoReverseMatch:
@@ -56,13 +56,13 @@ def _apply_service_errors(form, error: ValidationError) -> None:  # type: ignore
 
 def _written(request: HttpRequest, account: Account, *, template: str, form, interaction, notice: str) -> HttpResponse:  # type: ignore[no-untyped-def]
     if not request.htmx:
-        return redirect(_url_or_none("account_detail", account.pk) or reverse("home"))
+        return redirect(url_or_none("account_detail", account.pk) or reverse("home"))
     return render(request, f"{template}#written", {
         "account": account,
         "form": form,
         "notice": notice,
         "new_row": interaction,
-        "figures_url": _url_or_none("account_figures", account.pk),
+        "figures_url": url_or_none("account_figures", account.pk),
     })
 
 
@@ -123,7 +123,7 @@ def interaction_list(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         number = 1
     page = interaction_page(account_id=account.pk, page=number)
-    context = {"account": account, "timeline": page, "detail_url": _url_or_none("account_detail", account.pk)}
+    context = {"account": account, "timeline": page, "detail_url": url_or_none("account_detail", account.pk)}
     if request.htmx:
         return render(request, "crm/accounts/timeline.html#rows", context)
     return render(request, "crm/accounts/interactions.html", context)

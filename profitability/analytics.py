@@ -17,7 +17,6 @@ KPI conventions (one monthly series per KPI):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -665,7 +664,3 @@ def what_if_pnl(base: WhatIfBase, scenario: Scenario) -> PnL:
 def clv_of(net_profit_per_year: Decimal, *, retention: float, discount_rate: float) -> Decimal:
     """The engine's formula CLV (``ranking.formula_clv``) in cents."""
     return _cents(Decimal(repr(formula_clv(float(net_profit_per_year), retention, discount_rate))))
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from crm.models import Account, Interaction, InteractionChannel
 from .costing import CostRateInput, RateWindow, resolve_rate_windows
 from .models import AccountSnapshot, ClvSettings, CostRate, Tier
 from .ranking import Band, band_floors, rank_into_bands, validate_bands
+from .sql import utc_midnight
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
@@ -107,8 +108,6 @@ class TierSpec:
     color: str = "#888888"
 
 
-TIER_FIELDS = ["name", "position", "upper_pct", "first_response_hours", "resolution_hours", "queue_priority",
-               "entitlements", "color"]
 
 
 def tier_spec_of(tier: Tier) -> TierSpec:
@@ -542,10 +541,6 @@ class CostRatePreview:
         return (self.annual_delta * 100 / self.book_cost_to_serve_ttm).quantize(CENT)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
 def _window_on(windows: Sequence[RateWindow], channel: str, day: date) -> RateWindow | None:
     for w in windows:
         if w.channel == channel and w.valid_from <= day and (w.valid_to is None or day < w.valid_to):
@@ -573,7 +568,7 @@ def cost_rate_preview(*, spec: CostRateSpec, now: datetime) -> CostRatePreview:
     ttm_start = as_of - timedelta(days=365)
     channels = InteractionChannel.values
     existing = [
-        CostRateInput(r.activity, r.kind, r.channel or None, r.per_unit, r.rate, r.effective_from)
+        r.as_input()
         for r in CostRate.objects.filter(activity=spec.activity.strip(), kind=spec.kind)
     ]
     new = CostRateInput(spec.activity.strip(), spec.kind, spec.channel or None, spec.per_unit, spec.rate,
@@ -601,15 +596,15 @@ def cost_rate_preview(*, spec: CostRateSpec, now: datetime) -> CostRatePreview:
             if key(old_w) != key(new_w):
                 segments.append((c, start, end, old_w, new_w))
 
-    ttm = Q(occurred_at__gte=_midnight(ttm_start))
+    ttm = Q(occurred_at__gte=utc_midnight(ttm_start))
     aggregates: dict[str, Any] = {}
     for c in governed:
         aggregates[f"n_{c}"] = Count("id", filter=Q(channel=c))
         aggregates[f"u_{c}"] = Sum(Coalesce("quantity", 0), filter=Q(channel=c))
     for k, (c, start, end, _, _) in enumerate(segments):
-        window = Q(channel=c, occurred_at__gte=_midnight(start))
+        window = Q(channel=c, occurred_at__gte=utc_midnight(start))
         if end is not None:
-            window &= Q(occurred_at__lt=_midnight(end))
+            window &= Q(occurred_at__lt=utc_midnight(end))
         aggregates[f"sn_{k}"] = Count("id", filter=window)
         aggregates[f"su_{k}"] = Sum(Coalesce("quantity", 0), filter=window)
     totals = Interaction.objects.filter(ttm, kind=spec.kind).aggregate(**aggregates) if aggregates else {}

@@ -43,7 +43,7 @@ def profit_drivers(
     if pnl.revenue > 0 and pnl.returns > 0:
         share = _pct(pnl.returns, pnl.revenue)
         if share >= 10:
-            drivers.append(Driver(f"Returns take back {share} % of order revenue", float(pnl.returns)))
+            drivers.append(Driver(f"Returns take back {share} % of revenue", float(pnl.returns)))
     for activity, cost in pnl.breakdown.items():
         if cost.cost <= 0:
             continue
@@ -71,7 +71,7 @@ def profit_drivers(
             drivers.append(Driver(f"Cheap to serve: cost-to-serve is {cts_share} % of revenue", float(pnl.net_profit)))
         if pnl.orders and pnl.revenue / pnl.orders >= 1000:
             drivers.append(
-                Driver(f"Large orders: {_money(pnl.revenue / pnl.orders, currency)} on average over "
+                Driver(f"Large orders: {_money(pnl.revenue / pnl.orders, currency)} of revenue per order over "
                        f"{pnl.orders} orders", float(pnl.revenue) * 0.1)
             )
     if not drivers and pnl.revenue == 0:

@@ -42,6 +42,13 @@ class CostRate(models.Model):
     def __str__(self) -> str:
         return f"{self.activity} ({self.get_kind_display()}) {self.rate} from {self.effective_from}"
 
+    def as_input(self) -> "CostRateInput":  # noqa: F405 (imported below to keep models free of math)
+        """The rate as the pure costing functions take it (blank channel = every channel)."""
+        from .costing import CostRateInput
+
+        return CostRateInput(self.activity, self.kind, self.channel or None, self.per_unit, self.rate,
+                             self.effective_from)
+
 
 class Tier(models.Model):
     """A service tier: a band of the profitability ranking with its service level. Every tier has an SLA."""

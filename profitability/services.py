@@ -27,7 +27,7 @@ from crm.models import Account, Interaction, InteractionChannel, MarketingSpend,
 
 from . import sql as pnl_sql
 from .clv.predict import BgNbdParams, GammaGammaParams, SbgParams
-from .costing import ZERO, ActivityCost, CostRateInput, InteractionFact, PnL, account_pnl, resolve_rate_windows
+from .costing import ZERO, ActivityCost, InteractionFact, PnL, account_pnl, resolve_rate_windows
 from .explain import profit_drivers
 from .figures import DEFAULT_RETENTION, ClvInputs, ClvParams, compute_clv
 from .models import (
@@ -75,17 +75,12 @@ class EngineContext:
 def engine_context(*, now: datetime) -> EngineContext:
     as_of = now.astimezone(UTC).date()
     rates = [
-        CostRateInput(r.activity, r.kind, r.channel or None, r.per_unit, r.rate, r.effective_from)
+        r.as_input()
         for r in CostRate.objects.all()
     ]
     windows = resolve_rate_windows(rates, channels=InteractionChannel.values)
     clv_settings = ClvSettings.current()
     book = BookSummary.objects.defer("whale_curve").order_by("-computed_at").first()  # the curve is for pages
-    retention = (
-        float(clv_settings.retention_override)
-        if clv_settings.retention_override is not None
-        else (book.annual_retention if book and book.annual_retention is not None else DEFAULT_RETENTION)
-    )
     fits = latest_fits()
     return EngineContext(
         now=now,
@@ -96,7 +91,7 @@ def engine_context(*, now: datetime) -> EngineContext:
         clv=ClvParams(
             discount_rate=float(clv_settings.discount_rate),
             horizon_months=clv_settings.horizon_months,
-            retention=min(retention, 0.9999),
+            retention=clv_retention(clv_settings, book),
             bgnbd=BgNbdParams(**fits["bg_nbd"]) if "bg_nbd" in fits else None,
             gamma_gamma=GammaGammaParams(**fits["gamma_gamma"]) if "gamma_gamma" in fits else None,
             sbg=SbgParams(**fits["sbg"]) if "sbg" in fits else None,
@@ -104,6 +99,17 @@ def engine_context(*, now: datetime) -> EngineContext:
         ranking_metric=clv_settings.ranking_metric,
         book=book,
     )
+
+
+def clv_retention(clv_settings: ClvSettings, book: BookSummary | None) -> float:
+    """Annual retention for the formula CLV: the admin's override, else the book's measured, else a default."""
+    if clv_settings.retention_override is not None:
+        retention = float(clv_settings.retention_override)
+    elif book is not None and book.annual_retention is not None:
+        retention = book.annual_retention
+    else:
+        retention = DEFAULT_RETENTION
+    return min(retention, 0.9999)
 
 
 def latest_fits() -> dict[str, dict]:
@@ -122,14 +128,11 @@ def latest_fits() -> dict[str, dict]:
     return fits
 
 
-def _bands(tiers: Sequence[Tier]) -> list[Band]:
+def tier_bands(tiers: Sequence[Tier]) -> list[Band]:
     return [Band(key=t.pk, upper_pct=float(t.upper_pct)) for t in tiers]
 
 
 # --- fetching P&L rows -------------------------------------------------------------------------------------
-
-ACCOUNT_COLUMNS = ["status", "relationship", "acquisition_channel_id", "acquired_on", "cac"]
-
 
 def fetch_pnl_rows(ctx: EngineContext, account_ids: Sequence[int] | None = None) -> list[dict]:
     """One dict per account: the P&L columns (``sql.PNL_COLUMNS``) plus the account's attributes and CAC."""
@@ -385,7 +388,7 @@ def _tier_for_one(
 ) -> tuple[Tier | None, float | None]:
     if not _rankable(item.row) or not ctx.tiers:
         return None, None
-    bands = _bands(ctx.tiers)
+    bands = tier_bands(ctx.tiers)
     by_id = {t.pk: t for t in ctx.tiers}
     if ctx.book is None or not ctx.book.tier_floors:
         return ctx.tiers[-1], None
@@ -450,15 +453,14 @@ def _cases_apply_sla_python(account_ids: Sequence[int] | None) -> int:
     )
     if account_ids is not None:
         cases = cases.filter(account_id__in=account_ids)
-    updated = 0
+    cases = list(cases)
     for case in cases:
         snapshot = getattr(case.account, "snapshot", None)
         tier = snapshot.tier if snapshot is not None and snapshot.tier is not None else lowest
         case.first_response_due_at = case.opened_at + timedelta(hours=tier.first_response_hours)
         case.resolution_due_at = case.opened_at + timedelta(hours=tier.resolution_hours)
-        case.save(update_fields=["first_response_due_at", "resolution_due_at"])
-        updated += 1
-    return updated
+    ServiceCase.objects.bulk_update(cases, ["first_response_due_at", "resolution_due_at"], batch_size=1000)
+    return len(cases)
 
 
 # --- the whole book ----------------------------------------------------------------------------------------
@@ -532,7 +534,7 @@ def _rank_book(items: Sequence[Computed], ctx: EngineContext) -> BookRanking:
     rankable = [item for item in items if _rankable(item.row)]
     if not ctx.tiers:
         return BookRanking({}, {}, {}, None)
-    bands = _bands(ctx.tiers)
+    bands = tier_bands(ctx.tiers)
     metric = np.array([item.metric for item in rankable], dtype=float)
     ranking = rank_into_bands(metric, bands)
     ids = [item.row["account_id"] for item in rankable]

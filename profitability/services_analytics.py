@@ -12,7 +12,7 @@ import time as clock
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -24,10 +24,10 @@ from django.utils import timezone
 from crm.models import Account, Interaction, InteractionChannel, Lead, MarketingSpend, SurveyResponse
 
 from . import analytics as math
-from .costing import CostRateInput, InteractionFact, interaction_costs, resolve_rate_windows, windows_for
+from .costing import InteractionFact, interaction_costs, resolve_rate_windows, windows_for
 from .models import AccountSnapshot, BookSummary, ClvSettings, CostRate
 from .models_analytics import AnalyticsRefresh, FunnelStat, KpiMonth, KpiTarget, SegmentYear
-from .sql import rate_breaks, rates_values
+from .sql import rate_breaks, rates_values, utc_midnight
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -41,10 +41,6 @@ Progress = Callable[[str], None]
 
 def _day(value: datetime) -> float:
     return value.timestamp() / 86400
-
-
-def _utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,7 @@ def _history_months(as_of: date) -> list[date]:
 
 
 def _kpi_months(months: Sequence[date], *, now: datetime) -> list[KpiMonth]:
-    begin, end = _utc_midnight(math.add_months(months[0], -11)), _utc_midnight(math.add_months(months[-1], 1))
+    begin, end = utc_midnight(math.add_months(months[0], -11)), utc_midnight(math.add_months(months[-1], 1))
     all_months = math.month_range(math.add_months(months[0], -11), months[-1])
     money = _monthly_money(begin, end)
     cts = _monthly_cost_to_serve(begin, end)
@@ -200,7 +196,7 @@ def _monthly_money(begin: datetime, end: datetime) -> dict[date, dict]:
 
 
 def _rate_windows() -> list:
-    rates = [CostRateInput(r.activity, r.kind, r.channel or None, r.per_unit, r.rate, r.effective_from)
+    rates = [r.as_input()
              for r in CostRate.objects.all()]
     return resolve_rate_windows(rates, channels=InteractionChannel.values)
 
@@ -246,7 +242,7 @@ def _repeat_buyers(months: Sequence[date]) -> tuple[list[int], list[int]]:
     12-month sums NumPy takes in one pass.
     """
     first = math.add_months(months[0], -11)
-    begin, end = _utc_midnight(first), _utc_midnight(math.add_months(months[-1], 1))
+    begin, end = utc_midnight(first), utc_midnight(math.add_months(months[-1], 1))
     base = first.year * 12 + first.month - 1
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -388,7 +384,7 @@ def _money(cents: np.integer) -> Decimal:
 def _segment_years(*, as_of: date, now: datetime) -> list[SegmentYear]:
     """A year of business per segment value (the active accounts, as ``SegmentPnl`` counts them), over the
     same 12 months as the snapshots' TTM figures."""
-    ttm_start = _utc_midnight(as_of - timedelta(days=365))
+    ttm_start = utc_midnight(as_of - timedelta(days=365))
     totals = _segment_totals_sql(ttm_start) if connection.vendor == "postgresql" else _segment_totals_python(ttm_start)
     return [
         SegmentYear(

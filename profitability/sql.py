@@ -28,7 +28,7 @@ PNL_COLUMNS = [
 def rate_breaks(windows: Sequence[RateWindow]) -> list[datetime]:
     """Every date a rate starts or stops, as UTC midnights: interactions between two of them share their rates."""
     days = {w.valid_from for w in windows} | {w.valid_to for w in windows if w.valid_to is not None}
-    return [_midnight(day) for day in sorted(days)] or [_midnight(date(1900, 1, 1))]
+    return [utc_midnight(day) for day in sorted(days)] or [utc_midnight(date(1900, 1, 1))]
 
 
 def rates_values(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> tuple[str, list]:
@@ -38,12 +38,13 @@ def rates_values(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> t
     params: list = []
     for w in windows:
         rows.append("(%s, %s, %s, %s, %s::numeric, %s, %s)")
-        end = position[_midnight(w.valid_to)] if w.valid_to else len(breaks) + 1
-        params += [w.activity, w.kind, w.channel, w.per_unit, w.rate, position[_midnight(w.valid_from)], end]
+        end = position[utc_midnight(w.valid_to)] if w.valid_to else len(breaks) + 1
+        params += [w.activity, w.kind, w.channel, w.per_unit, w.rate, position[utc_midnight(w.valid_from)], end]
     return ", ".join(rows), params
 
 
-def _midnight(day: date) -> datetime:
+def utc_midnight(day: date) -> datetime:
+    """The start of ``day`` in UTC."""
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 

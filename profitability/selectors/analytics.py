@@ -24,8 +24,7 @@ from crm.templatetags.tierwise import money
 
 from .. import analytics as math
 from .. import charts
-from ..costing import CostRateInput, InteractionFact, account_pnl, resolve_rate_windows
-from ..figures import DEFAULT_RETENTION
+from ..costing import InteractionFact, account_pnl, resolve_rate_windows
 from ..models import AccountSnapshot, BookSummary, ClvSettings, CostRate, SegmentPnl, Tier
 from ..models_analytics import (
     AnalyticsRefresh,
@@ -36,7 +35,8 @@ from ..models_analytics import (
     LeadScoringModel,
     SegmentYear,
 )
-from ..ranking import Band, band_for_value
+from ..ranking import band_for_value
+from ..services import clv_retention, tier_bands
 
 ZERO = Decimal("0")
 DASHBOARD_MONTHS = 24
@@ -679,7 +679,7 @@ class WhatIfOutcome:
 def _windows_and_rates(as_of: date) -> tuple[list, dict[str, tuple[str, bool, Decimal]]]:
     rows = list(CostRate.objects.all())
     windows = resolve_rate_windows(
-        [CostRateInput(r.activity, r.kind, r.channel or None, r.per_unit, r.rate, r.effective_from) for r in rows],
+        [r.as_input() for r in rows],
         channels=InteractionChannel.values,
     )
     unit_rates: dict[str, tuple[str, bool, Decimal]] = {}
@@ -745,19 +745,13 @@ def segment_base(row: SegmentYear) -> math.WhatIfBase:
 
 def _retention_and_discount(book: BookSummary | None) -> tuple[float, float]:
     settings = ClvSettings.current()
-    if settings.retention_override is not None:
-        retention = float(settings.retention_override)
-    elif book is not None and book.annual_retention is not None:
-        retention = book.annual_retention
-    else:
-        retention = DEFAULT_RETENTION
-    return min(retention, 0.9999), float(settings.discount_rate)
+    return clv_retention(settings, book), float(settings.discount_rate)
 
 
 def _tier_for(value: float, book: BookSummary | None, tiers: list[Tier]) -> Tier | None:
     if book is None or not tiers or not book.tier_floors:
         return None
-    bands = [Band(key=t.pk, upper_pct=float(t.upper_pct)) for t in tiers]
+    bands = tier_bands(tiers)
     floors = {int(k): v for k, v in book.tier_floors.items()}
     key = band_for_value(value, floors, bands)
     return next((t for t in tiers if t.pk == key), None)

@@ -10,7 +10,6 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET
 from crm.forms import InteractionForm, SurveyForm
 from crm.models import Account
 from crm.roles import Role, has_role, role_required
-from crm.views_accounts import can_log_on
+from crm.views_accounts import can_log_on, url_or_none
 
 from ..selectors import accounts as selectors
 from ..selectors.accounts import DEFAULT_SORT, PAGE_SIZE, PERIODS, SORTS, AccountFilters
@@ -106,13 +105,6 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _url_or_none(name: str, pk: int) -> str | None:
-    try:
-        return reverse(name, args=[pk])
-    except NoReverseMatch:
-        return None
-
-
 def _period(request: HttpRequest) -> str:
     period = request.GET.get("period", "lifetime")
     return period if period in PERIODS else "lifetime"
@@ -138,7 +130,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_log": can_log,
         "interaction_form": InteractionForm() if can_log else None,
         "survey_form": SurveyForm(account=account) if can_log else None,
-        "case_form_url": _url_or_none("case_create", account.pk) if can_log else None,
+        "case_form_url": url_or_none("case_create", account.pk) if can_log else None,
     }
     return render(request, "profitability/accounts/detail.html", context)
 

@@ -61,7 +61,8 @@ def _committed_book(django_db_setup, django_db_blocker):  # type: ignore[no-unty
     """One book for a whole test class, committed so every test's transaction sees it; removed afterwards."""
     with django_db_blocker.unblock():
         # A fixture book has no listeners to tell (and the profitability engine must not run here).
-        with override_settings(PASSWORD_HASHERS=FAST_HASHER), mock.patch.object(seed_demo, "history_changed"):
+        with (override_settings(PASSWORD_HASHERS=FAST_HASHER), mock.patch.object(seed_demo, "history_changed"),
+              mock.patch.object(seed_demo, "case_opened")):
             seed()
         yield
         book_reset()

@@ -299,7 +299,7 @@ def test_it_draws_the_pnl_waterfall_with_the_snapshots_numbers(client, book, ali
     assert re.findall(r'<td class="num[^"]*">([^<]+)</td>', table) == [
         "€9,000", "€9,000", "−€3,200", "€5,800", "−€3,800", "€2,000", "€2,000", "€2,000", "−€3,750", "−€1,750",
         "−€2,800", "−€4,550", "−€1,800", "−€6,350", "−€1,800", "−€8,150", "−€320", "−€8,470", "−€8,470", "−€8,470"]
-    assert "Returns take back 36 % of order revenue" in body
+    assert "Returns take back 36 % of revenue" in body
     assert "(80×)" in table
 
 

@@ -50,7 +50,7 @@ class TestCatnip:
         assert (bulk.rank, small.rank) == (1, 2)
         assert bulk.tier.name == "Platinum"
         assert small.tier.name == "Bronze"  # 2nd of 2 sits at top-share 50 %, past Silver's upper bound
-        assert any("Returns take back 36 % of order revenue" == text for text in small.explanation)
+        assert any("Returns take back 36 % of revenue" == text for text in small.explanation)
         assert any(text.startswith("Cost-to-serve (EUR 10,470) exceeds the gross margin") for text in small.explanation)
 
 
