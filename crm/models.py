@@ -391,3 +391,8 @@ class MarketingSpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.period:%Y-%m}: {self.amount}"
+
+
+# Import runs and merges live in their own modules; importing them here registers them with the app.
+from .models_imports import ImportJob, ImportKind, ImportMapping  # noqa: E402, F401
+from .models_merge import AccountMerge, DuplicateCandidate  # noqa: E402, F401

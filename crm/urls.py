@@ -14,6 +14,10 @@ urlpatterns = [
     path("", include("crm.urls_records")),
     path("", include("profitability.urls")),
     path("", include("campaigns.urls")),
+    path("data/imports/", include("crm.imports.urls")),
+    path("data/duplicates/", include("crm.dedupe.urls")),
+    path("data/exports/", include("crm.exports.urls")),
+    path("api/", include("crm.api.urls")),
     path("admin/", admin.site.urls),
 ]
 
