@@ -147,8 +147,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 60 * 60)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Celery autodiscovers only each app's tasks.py; the analytics tasks live beside it.
-CELERY_IMPORTS = ["profitability.tasks_analytics"]
+# Celery autodiscovers only each app's tasks.py; these task modules live elsewhere.
+CELERY_IMPORTS = ["profitability.tasks_analytics", "crm.imports.tasks", "crm.dedupe.tasks"]
 CELERY_BEAT_SCHEDULE = {
     # The queue is only a hint: this sweep re-enqueues any snapshot behind its account's history.
     "sweep-stale-snapshots": {"task": "profitability.tasks.sweep_stale_snapshots", "schedule": 300.0},
