@@ -7,4 +7,4 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM records"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the history-version hooks)
+        from . import reauth, signals  # noqa: F401  (connect the history-version hooks and the re-auth clock)

@@ -188,6 +188,9 @@ AXES_IPWARE_PROXY_COUNT = 1 if env_bool("BEHIND_TLS_PROXY", False) else None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if env_bool("BEHIND_TLS_PROXY", False) else ["REMOTE_ADDR"]
 )
+# Admins confirm their password again before configuration changes and merges once this many seconds have
+# passed since they last did (or logged in).
+REAUTH_WINDOW = env_int("REAUTH_WINDOW", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -250,6 +253,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"/"kind"/"channel" choice: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "crm.models.Account.Status",
+        "CaseStatusEnum": "crm.models.ServiceCase.Status",
+        "InteractionKindEnum": "crm.models.InteractionKind",
+        "InteractionChannelEnum": "crm.models.InteractionChannel",
+        "ProgramStatusEnum": "campaigns.models.LoyaltyProgram.Status",
+        "OpportunityStatusEnum": "campaigns.models.Opportunity.Status",
+        "RewardKindEnum": "campaigns.models.Reward.Kind",
+        "LedgerEntryKindEnum": "campaigns.models.LedgerEntry.Kind",
+    },
 }
 
 # --- Uploaded files and imports ------------------------------------------------------------------------

@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import reauth, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("confirm-password/", reauth.reauth_confirm, name="reauth_confirm"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("crm.urls_records")),
     path("", include("profitability.urls")),

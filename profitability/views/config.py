@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.reauth import reauth_required
 from crm.roles import Role, role_required
 
 from .. import configuration
@@ -71,6 +72,7 @@ def _tiers_context(
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def tiers(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         formset = TierFormSet(initial=tier_formset_initial(Tier.objects.order_by("position")))
@@ -144,6 +146,7 @@ def _rates_context(form: CostRateForm, preview: configuration.CostRatePreview | 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def cost_rates(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = CostRateForm(initial={"effective_from": _today() + timedelta(days=1), "basis": "interaction"})
@@ -181,6 +184,7 @@ def cost_rate_preview(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def cost_rate_delete(request: HttpRequest, rate_id: int) -> HttpResponse:
     try:
         configuration.cost_rate_delete(rate_id=rate_id, actor=request.user, today=_today())
@@ -205,6 +209,7 @@ def _clv_context(form: ClvSettingsForm | None, preview: configuration.TierPrevie
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def clv(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, CLV, _clv_context(None))
@@ -241,6 +246,7 @@ def clv_preview(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def clv_refit(request: HttpRequest) -> HttpResponse:
     configuration.clv_refit_request()
     messages.success(request, "Refitting the CLV models has started; a recompute with the new parameters follows.")
