@@ -144,6 +144,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Keep a worker's database connection for this many tasks instead of reconnecting around every task (Celery's
+# Django fixup default): a reconnect is most of a one-account recompute's latency. crm/celery.py drops a
+# connection that broke in between.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 # Unacked messages come back after this long; it must exceed the longest task and any countdown.
@@ -162,10 +166,15 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-lead-scoring-retrain": {
         "task": "profitability.tasks_analytics.retrain_lead_scoring", "schedule": crontab(hour=3, minute=0)},
     "campaigns-sweep": {"task": "campaigns.tasks.sweep", "schedule": 300.0},
+    # Import jobs whose queue message was lost (a broker restart) are queued again; a run is idempotent.
+    "imports-sweep": {"task": "crm.imports.tasks.sweep_import_jobs", "schedule": 300.0},
     "nightly-book-patterns": {"task": "campaigns.tasks.refresh_book_patterns", "schedule": crontab(hour=3, minute=15)},
     "nightly-loyalty": {"task": "campaigns.tasks.loyalty_daily", "schedule": crontab(hour=3, minute=45)},
     "nightly-analytics-refresh": {
         "task": "profitability.tasks_analytics.refresh_analytics", "schedule": crontab(hour=3, minute=15)},
+    # Duplicate accounts: the whole book nightly, accounts whose name/domain/tax id/phone changed every 15 minutes.
+    "nightly-duplicate-scan": {"task": "crm.dedupe.tasks.find_duplicates", "schedule": crontab(hour=1, minute=30)},
+    "duplicate-scan-changed": {"task": "crm.dedupe.tasks.find_duplicates", "schedule": 900.0, "kwargs": {"full": False}},
 }
 
 # --- Auth and sessions ---------------------------------------------------------------------------------
