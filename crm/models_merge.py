@@ -13,8 +13,11 @@ class DuplicateCandidate(models.Model):
         MERGED = "merged", "Merged"
         DISMISSED = "dismissed", "Not a duplicate"
 
-    low = models.ForeignKey("crm.Account", on_delete=models.CASCADE, related_name="+")
-    high = models.ForeignKey("crm.Account", on_delete=models.CASCADE, related_name="+")
+    # SET_NULL, not CASCADE: a merged pair keeps its row (and its decision) after the merged account is deleted.
+    low = models.ForeignKey("crm.Account", null=True, on_delete=models.SET_NULL, related_name="+")
+    high = models.ForeignKey("crm.Account", null=True, on_delete=models.SET_NULL, related_name="+")
+    low_name = models.CharField(max_length=200, help_text="Names when found, shown once an account is gone.")
+    high_name = models.CharField(max_length=200)
     score = models.DecimalField(max_digits=5, decimal_places=2, help_text="0–100")
     reasons = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
@@ -23,6 +26,9 @@ class DuplicateCandidate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    merge = models.OneToOneField(
+        "crm.AccountMerge", null=True, blank=True, on_delete=models.SET_NULL, related_name="candidate"
+    )
 
     class Meta:
         ordering = ["-score", "low_id", "high_id"]
@@ -56,3 +62,23 @@ class AccountMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged_name} → {self.survivor_id}"
+
+
+class AccountMatchKey(models.Model):
+    """The normalised matching keys of one account (``crm.dedupe.matching``), kept for set-based blocking.
+
+    Refreshed by every scan for accounts whose raw values changed (``source_hash``); ``block_keys`` lists the
+    keys the scan joins accounts on: the normalised name, its distinctive words and word pairs, the
+    registrable web domain, the tax id and the phone number.
+    """
+
+    account = models.OneToOneField("crm.Account", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    source_hash = models.CharField(max_length=32, help_text="Hash of the raw values the keys were computed from.")
+    name_key = models.CharField(max_length=200)
+    domain_key = models.CharField(max_length=200, blank=True)
+    tax_key = models.CharField(max_length=40, blank=True)
+    phone_key = models.CharField(max_length=40, blank=True)
+    block_keys = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"Match keys of {self.account_id}"

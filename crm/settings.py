@@ -174,7 +174,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "profitability.tasks_analytics.refresh_analytics", "schedule": crontab(hour=3, minute=15)},
     # Duplicate accounts: the whole book nightly, accounts whose name/domain/tax id/phone changed every 15 minutes.
     "nightly-duplicate-scan": {"task": "crm.dedupe.tasks.find_duplicates", "schedule": crontab(hour=1, minute=30)},
-    "duplicate-scan-changed": {"task": "crm.dedupe.tasks.find_duplicates", "schedule": 900.0, "kwargs": {"full": False}},
+    "duplicate-scan-changed": {
+        "task": "crm.dedupe.tasks.find_duplicates", "schedule": 900.0, "kwargs": {"full": False}},
 }
 
 # --- Auth and sessions ---------------------------------------------------------------------------------

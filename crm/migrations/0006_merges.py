@@ -5,6 +5,20 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def block_keys_index(apps, schema_editor):
+    # Incremental scans look up the accounts sharing a changed account's block keys (containment, @>).
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "CREATE INDEX IF NOT EXISTS crm_accountmatchkey_block_keys ON crm_accountmatchkey "
+            "USING gin (block_keys jsonb_path_ops)"
+        )
+
+
+def drop_block_keys_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS crm_accountmatchkey_block_keys")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -42,8 +56,11 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('open', 'To review'), ('merged', 'Merged'), ('dismissed', 'Not a duplicate')], db_index=True, default='open', max_length=10)),
                 ('found_at', models.DateTimeField(auto_now_add=True)),
                 ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('high', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.account')),
-                ('low', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.account')),
+                ('low_name', models.CharField(help_text='Names when found, shown once an account is gone.', max_length=200)),
+                ('high_name', models.CharField(max_length=200)),
+                ('high', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.account')),
+                ('low', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.account')),
+                ('merge', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='candidate', to='crm.accountmerge')),
                 ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
@@ -52,4 +69,17 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('low', 'high'), name='duplicate_pair_unique'), models.CheckConstraint(condition=models.Q(('low__lt', models.F('high'))), name='duplicate_pair_ordered')],
             },
         ),
+        migrations.CreateModel(
+            name='AccountMatchKey',
+            fields=[
+                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='crm.account')),
+                ('source_hash', models.CharField(help_text='Hash of the raw values the keys were computed from.', max_length=32)),
+                ('name_key', models.CharField(max_length=200)),
+                ('domain_key', models.CharField(blank=True, max_length=200)),
+                ('tax_key', models.CharField(blank=True, max_length=40)),
+                ('phone_key', models.CharField(blank=True, max_length=40)),
+                ('block_keys', models.JSONField(default=list)),
+            ],
+        ),
+        migrations.RunPython(block_keys_index, drop_block_keys_index),
     ]
