@@ -247,8 +247,9 @@ class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = ["name", "segment", "offer", "channel", "description", "loyalty_program", "pilot_pct",
-                  "response_window_days"]
-        labels = {"pilot_pct": "First stage (% of the segment)", "response_window_days": "Response window (days)"}
+                  "response_window_days", "cost_per_contact"]
+        labels = {"pilot_pct": "First stage (% of the segment)", "response_window_days": "Response window (days)",
+                  "cost_per_contact": "Cost per contact"}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -266,8 +267,9 @@ class CampaignForm(forms.ModelForm):
 class VariantForm(forms.ModelForm):
     class Meta:
         model = CampaignVariant
-        fields = ["label", "description", "discount_pct", "bonus_points", "weight"]
-        labels = {"discount_pct": "Discount %", "weight": "Share (weight)"}
+        fields = ["label", "description", "discount_pct", "bonus_points", "weight", "contacted"]
+        labels = {"discount_pct": "Discount %", "weight": "Share (weight)",
+                  "contacted": "Contacted (untick for a hold-out control)"}
 
 
 class BaseVariantFormSet(forms.BaseInlineFormSet):

@@ -500,6 +500,11 @@ class Campaign(models.Model):
         default=60, validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="How long after the offer a response, revenue and profit count.",
     )
+    cost_per_contact = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[MinValueValidator(ZERO)],
+        help_text="What reaching one account costs (a mailing, a call); empty: the marketing-touch cost rate "
+                  "of the channel on the day the account is contacted.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     launched_at = models.DateTimeField(null=True, blank=True)
     expanded_at = models.DateTimeField(null=True, blank=True)
@@ -514,6 +519,8 @@ class Campaign(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(pilot_pct__gt=0, pilot_pct__lte=100), name="campaign_pilot_pct"),
+            models.CheckConstraint(condition=Q(cost_per_contact__isnull=True) | Q(cost_per_contact__gte=0),
+                                   name="campaign_cost_per_contact"),
             models.CheckConstraint(
                 condition=~Q(offer="loyalty_bonus") | Q(loyalty_program__isnull=False),
                 name="campaign_bonus_has_program",
@@ -534,6 +541,9 @@ class CampaignVariant(models.Model):
     bonus_points = models.PositiveIntegerField(null=True, blank=True)
     weight = models.PositiveSmallIntegerField(
         default=50, validators=[MinValueValidator(1), MaxValueValidator(100)], help_text="Relative share."
+    )
+    contacted = models.BooleanField(
+        default=True, help_text="Untick for a hold-out control that is not contacted (and costs nothing).",
     )
     history = HistoricalRecords()
 

@@ -163,8 +163,13 @@ def account_loyalty(*, account: Account, now: datetime, recent: int = 5) -> Acco
         Q(ends_on__isnull=True) | Q(ends_on__gte=today)
     ).exclude(pk__in=program_ids).prefetch_related("eligible_tiers", "eligible_segments")
     joinable = [p for p in running if program_eligible_accounts(program=p, today=today).filter(pk=account.pk).exists()]
-    upgrades = list(RewardGrant.objects.filter(account=account, valid_until__gt=now).select_related("tier"))
+    upgrades = list(running_tier_grants(now).filter(account=account).select_related("tier"))
     return AccountLoyalty(account, statuses, joinable, upgrades)
+
+
+def running_tier_grants(now: datetime) -> QuerySet[RewardGrant]:
+    """Temporary tier upgrades (loyalty rewards) in force at ``now``: the one definition of "running"."""
+    return RewardGrant.objects.filter(valid_from__lte=now, valid_until__gt=now)
 
 
 def program_ledger_totals(program: LoyaltyProgram) -> dict[str, int]:
@@ -332,15 +337,32 @@ def program_results(*, program: LoyaltyProgram, now: datetime) -> ProgramResults
 @dataclass(frozen=True)
 class VariantResult:
     variant: object  # CampaignVariant
-    accounts: int
+    accounts: int  # compared accounts (the pilot's while piloting)
     pilot_accounts: int
-    responders: int
+    pnl: object  # contact_cost.VariantPnl
     response_rate_pct: float | None
-    revenue: Decimal
-    net_profit: Decimal
-    revenue_per_account: Decimal | None
-    net_profit_per_account: Decimal | None
     in_window: int  # accounts whose response window is still open
+    cost_per_contact: Decimal | None  # None: not contacted (hold-out), or rates differ between contact days
+
+    @property
+    def responders(self) -> int:
+        return self.pnl.responders
+
+    @property
+    def revenue(self) -> Decimal:
+        return self.pnl.net_revenue
+
+    @property
+    def net_profit(self) -> Decimal:
+        return self.pnl.net_profit
+
+    @property
+    def revenue_per_account(self) -> Decimal | None:
+        return self.pnl.revenue_per_account
+
+    @property
+    def net_profit_per_account(self) -> Decimal | None:
+        return self.pnl.net_profit_per_account
 
 
 @dataclass(frozen=True)
@@ -348,44 +370,87 @@ class CampaignResults:
     variants: list[VariantResult]
     recommendation: object  # stats.Recommendation
     compared_stage: str
+    contact_cost_source: str  # in words: where the cost per contact comes from
 
 
 def campaign_results(*, campaign, now: datetime, currency: str) -> CampaignResults:  # type: ignore[no-untyped-def]
+    """Per-variant response, revenue and net profit after contact and offer costs, the tests and the advice.
+
+    While piloting only the pilot's accounts are compared (the pilot decides the expansion); afterwards all.
+    Each account's net profit counts over its own response window, less its contact cost (contacted variants)
+    and its offer cost (loyalty-bonus points credited to members), so the significance test and the
+    recommendation are on net profit per contacted account.
+    """
     from . import stats
-    from .windows import Window, window_figures
+    from .contact_cost import AccountOutcome, bonus_cost, contact_rate, variant_pnl
+    from .windows import Window, rate_windows, window_figures
 
     variants = sorted(campaign.variants.all(), key=lambda v: (v.label.lower() != "control", v.label, v.pk))
     assignments = list(campaign.assignments.values_list("pk", "account_id", "variant_id", "stage", "assigned_at"))
     window = timedelta(days=campaign.response_window_days)
+    rates = rate_windows()
     windows = [Window(pk, account_id, at, min(at + window, now)) for pk, account_id, _, _, at in assignments
                if at < now]
-    figures = window_figures(windows)
-    compare_stage = 1 if campaign.status == "pilot" else None  # the pilot decides the expansion
-    per_variant: dict[int, dict] = {v.pk: {"rows": [], "pilot": 0, "open": 0} for v in variants}
-    for pk, _account_id, variant_id, stage, at in assignments:
-        item = per_variant[variant_id]
+    figures = window_figures(windows, rates=rates)
+    members: dict[int, datetime] = {}
+    if campaign.offer == "loyalty_bonus" and campaign.loyalty_program_id:
+        members = dict(Enrolment.objects.filter(
+            program_id=campaign.loyalty_program_id, account_id__in=[a for _, a, _, _, _ in assignments])
+            .values_list("account_id", "enrolled_at"))
+    point_value = campaign.loyalty_program.point_value if members else Decimal(0)
+    by_id = {v.pk: v for v in variants}
+    rate_by_day: dict[date, Decimal] = {}
+
+    def contact_cost(variant, at: datetime) -> Decimal:  # type: ignore[no-untyped-def]
+        if not variant.contacted:
+            return Decimal(0)
+        if campaign.cost_per_contact is not None:
+            return campaign.cost_per_contact
+        day = at.astimezone(UTC).date()
+        if day not in rate_by_day:
+            rate_by_day[day] = contact_rate(rates, channel=campaign.channel, on=day)
+        return rate_by_day[day]
+
+    compare_stage = 1 if campaign.status == "pilot" else None
+    per_variant: dict[int, dict] = {v.pk: {"rows": [], "pilot": 0, "open": 0, "rates": set()} for v in variants}
+    for pk, account_id, variant_id, stage, at in assignments:
+        item, variant = per_variant[variant_id], by_id[variant_id]
         item["pilot"] += stage == 1
         item["open"] += at + window > now
-        if compare_stage is None or stage == compare_stage:
-            item["rows"].append(figures.get(pk))
+        if compare_stage is not None and stage != compare_stage:
+            continue
+        f = figures.get(pk)
+        contact = contact_cost(variant, at)
+        item["rates"].add(contact)
+        enrolled_at = members.get(account_id)
+        bonus = variant.bonus_points or 0
+        offer = bonus_cost(bonus, point_value) if enrolled_at is not None and enrolled_at <= at and bonus else \
+            Decimal(0)
+        if f is None:  # assigned in the future: contacted, nothing in its window yet
+            item["rows"].append(AccountOutcome(Decimal(0), Decimal(0), Decimal(0), contact, offer, False))
+        else:
+            item["rows"].append(AccountOutcome(f.net_revenue, f.cogs, f.cost_to_serve, contact, offer,
+                                               f.responses > 0))
     results, figures_for_test = [], []
     for v in variants:
-        rows = [f for f in per_variant[v.pk]["rows"] if f is not None]
-        n = len(per_variant[v.pk]["rows"])
-        responders = sum(1 for f in rows if f.responses > 0)
-        revenue = sum((f.net_revenue for f in rows), Decimal(0))
-        profit = sum((f.net_profit for f in rows), Decimal(0))
+        rows = per_variant[v.pk]["rows"]
+        pnl = variant_pnl(rows)
+        n = pnl.accounts
+        rates_seen = per_variant[v.pk]["rates"]
         results.append(VariantResult(
-            v, n, per_variant[v.pk]["pilot"], responders, round(responders * 100 / n, 1) if n else None,
-            revenue.quantize(Decimal("0.01")), profit.quantize(Decimal("0.01")),
-            (revenue / n).quantize(Decimal("0.01")) if n else None,
-            (profit / n).quantize(Decimal("0.01")) if n else None,
-            per_variant[v.pk]["open"],
+            variant=v, accounts=n, pilot_accounts=per_variant[v.pk]["pilot"], pnl=pnl,
+            response_rate_pct=round(pnl.responders * 100 / n, 1) if n else None,
+            in_window=per_variant[v.pk]["open"],
+            cost_per_contact=next(iter(rates_seen)) if v.contacted and len(rates_seen) == 1 else None,
         ))
-        zeros = [0.0] * (n - len(rows))
         figures_for_test.append(stats.VariantFigures(
-            v.label, n, responders, stats.Sample.of([float(f.net_revenue) for f in rows] + zeros),
-            stats.Sample.of([float(f.net_profit) for f in rows] + zeros),
+            v.label, n, pnl.responders, stats.Sample.of([float(o.net_revenue) for o in rows]),
+            stats.Sample.of([float(o.net_profit) for o in rows]),
         ))
     recommendation = stats.recommend(figures_for_test, currency=currency)
-    return CampaignResults(results, recommendation, "pilot" if compare_stage == 1 else "all stages")
+    if campaign.cost_per_contact is not None:
+        source = f"the campaign's own cost per contact, {campaign.cost_per_contact} {currency}"
+    else:
+        source = (f"the cost rate of a marketing touch by {campaign.get_channel_display().lower()} on the day "
+                  f"each account was contacted")
+    return CampaignResults(results, recommendation, "pilot" if compare_stage == 1 else "all stages", source)

@@ -180,7 +180,7 @@ def recommend(variants: Sequence[VariantFigures], *, alpha: float = ALPHA, curre
     if winners:
         best = max(winners, key=lambda c: (profit_better(c), c.net_profit_diff))
         reasons = [
-            f"Net profit per account {best.net_profit_diff:+,.2f} {currency} against {best.baseline} "
+            f"Net profit per contacted account {best.net_profit_diff:+,.2f} {currency} against {best.baseline} "
             f"({_p(best.net_profit)}).",
         ]
         if best.response_diff is not None:
@@ -188,7 +188,7 @@ def recommend(variants: Sequence[VariantFigures], *, alpha: float = ALPHA, curre
         return Recommendation("expand", best.label, f"Expand with variant {best.label}.", reasons, comparisons)
 
     if all(profit_worse(c) for c in comparisons):
-        reasons = [f"{c.label} earns {c.net_profit_diff:+,.2f} {currency} per account against {c.baseline} "
+        reasons = [f"{c.label} earns {c.net_profit_diff:+,.2f} {currency} per contacted account against {c.baseline} "
                    f"({_p(c.net_profit)})." for c in comparisons]
         return Recommendation("stop", baseline.label,
                               f"Stop: no offer beats {baseline.label}; they cost net profit.", reasons, comparisons)

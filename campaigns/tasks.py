@@ -16,31 +16,54 @@ RETRY = {
     "acks_late": True,
 }
 BATCH = 200
+# A change touching more accounts than this goes to ONE book-level task instead of per-batch tasks (as the
+# profitability engine does): without a broker, hundreds of batches would run inside the request.
+BOOK_THRESHOLD = 500
 ACCRUAL_QUEUED_KEY = "campaigns:accrual-queued:{}"
 OPPORTUNITIES_QUEUED_KEY = "campaigns:opportunities-queued:{}"
+ACCRUAL_BOOK_QUEUED_KEY = "campaigns:accrual-book-queued"
+OPPORTUNITIES_BOOK_QUEUED_KEY = "campaigns:opportunities-book-queued"
 
 
 @shared_task(soft_time_limit=120, time_limit=180, **RETRY)
 def accrue_points(account_ids: list[int]) -> dict:
-    from .services.loyalty import points_accrue
+    from .services.loyalty import points_accrue_many
 
-    entries = 0
-    for account_id in account_ids:
-        cache.delete(ACCRUAL_QUEUED_KEY.format(account_id))  # changes from now on enqueue afresh
-        entries += points_accrue(account_id=account_id).entries
+    cache.delete_many([ACCRUAL_QUEUED_KEY.format(i) for i in account_ids])  # changes from now on enqueue afresh
+    entries = sum(r.entries for r in points_accrue_many(account_ids=account_ids))
     return {"accounts": len(account_ids), "entries": entries}
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def accrue_points_book() -> dict:
+    """Every account whose points are behind its history, in chunks, in this one task."""
+    from .services.loyalty import points_accrue_book
+
+    cache.delete(ACCRUAL_BOOK_QUEUED_KEY)
+    return points_accrue_book()
+
+
+@shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)
+def generate_opportunities_book(everyone: bool = False) -> dict:
+    """Every active account whose opportunities are behind its snapshot (every active account with
+    ``everyone``), in batches, in this one task."""
+    from .services.loyalty import upgrades_apply_sla
+    from .services.opportunities import opportunities_book
+
+    cache.delete(OPPORTUNITIES_BOOK_QUEUED_KEY)
+    result = opportunities_book(everyone=everyone, batch=BATCH)
+    upgrades_apply_sla()
+    return result
 
 
 @shared_task(soft_time_limit=300, time_limit=360, **RETRY)
 def generate_opportunities(account_ids: list[int]) -> dict:
     """Features, opportunities and tier-upgrade SLAs of the accounts (after their recompute)."""
     from .services.loyalty import upgrades_apply_sla
-    from .services.opportunities import opportunities_generate
+    from .services.opportunities import opportunities_generate_many
 
-    created = 0
-    for account_id in account_ids:
-        cache.delete(OPPORTUNITIES_QUEUED_KEY.format(account_id))
-        created += opportunities_generate(account_id=account_id).created
+    cache.delete_many([OPPORTUNITIES_QUEUED_KEY.format(i) for i in account_ids])
+    created = sum(r.created for r in opportunities_generate_many(account_ids=account_ids))
     upgrades_apply_sla(account_ids=account_ids)
     return {"accounts": len(account_ids), "created": created}
 
@@ -61,12 +84,12 @@ def refresh_book_patterns() -> dict:
 
         result = book_patterns_refresh()
         cluster_pnl_refresh(now=timezone.now())  # the clusters' figures follow the nightly recompute
-        ids = list(Account.objects.filter(status=Account.Status.ACTIVE).order_by("pk").values_list("pk", flat=True))
+        accounts = Account.objects.filter(status=Account.Status.ACTIVE).count()
     finally:
         cache.delete(lock)
-    for start in range(0, len(ids), BATCH):
-        generate_opportunities.delay(ids[start:start + BATCH])
-    return {"rules": result.rules, "products": result.products, "accounts": len(ids)}
+    # Every active account's opportunities from the new patterns: one book-level task, not one per batch.
+    generate_opportunities_book.delay(everyone=True)
+    return {"rules": result.rules, "products": result.products, "accounts": accounts}
 
 
 @shared_task(soft_time_limit=25 * 60, time_limit=30 * 60, **RETRY)

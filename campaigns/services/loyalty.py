@@ -42,7 +42,11 @@ def enqueue_accrual(account_ids: list[int]) -> None:
     from .. import tasks
 
     ids = sorted(set(account_ids))
-    if ids:
+    if len(ids) > tasks.BOOK_THRESHOLD:  # e.g. automatic enrolment of a large book: one book-level task
+        from .requests import accrual_request
+
+        transaction.on_commit(lambda: accrual_request(account_ids=ids), robust=True)
+    elif ids:
         transaction.on_commit(lambda: tasks.accrue_points.delay(ids), robust=True)
 
 
@@ -114,25 +118,36 @@ def points_accrue(*, account_id: int, now: datetime | None = None) -> AccrualRes
     its entries so far, one entry with the difference is appended at the next revision. The rate is the
     one in force when the interaction first earned, so editing a rule changes only later earnings.
     """
+    return points_accrue_many(account_ids=[account_id], now=now)[0]
+
+
+def points_accrue_many(*, account_ids: list[int], now: datetime | None = None) -> list[AccrualResult]:
+    """:func:`points_accrue` for a batch of accounts in one transaction: the enrolments are locked (in id
+    order, as single-account accruals lock them, so the two never deadlock) and rules, interactions and
+    past entries are read once for the batch. Results in account id order."""
     now = now or timezone.now()
     currency = settings.TIERWISE_CURRENCY
+    ids = sorted(set(account_ids))
     with transaction.atomic():
         enrolments = list(
             Enrolment.objects.select_for_update(of=("self",)).select_related("program")
-            .filter(account_id=account_id).exclude(program__status=LoyaltyProgram.Status.DRAFT).order_by("pk")
+            .filter(account_id__in=ids).exclude(program__status=LoyaltyProgram.Status.DRAFT).order_by("pk")
         )
         if not enrolments:
-            return AccrualResult(account_id, 0, 0, 0)
-        version = Account.objects.filter(pk=account_id).values_list("history_version", flat=True).first() or 0
+            return [AccrualResult(a, 0, 0, 0) for a in ids]
+        by_account: dict[int, list[Enrolment]] = defaultdict(list)
+        for enrolment in enrolments:
+            by_account[enrolment.account_id].append(enrolment)
+        versions = dict(Account.objects.filter(pk__in=list(by_account)).values_list("pk", "history_version"))
         rules: dict[int, list[EarningRule]] = defaultdict(list)
-        for rule in EarningRule.objects.filter(program_id__in=[e.program_id for e in enrolments]).order_by("pk"):
+        for rule in EarningRule.objects.filter(program_id__in={e.program_id for e in enrolments}).order_by("pk"):
             rules[rule.program_id].append(rule)
         kinds = sorted({k for rs in rules.values() for r in rs for k in earning.kinds_for(r.trigger)})
-        facts = {
-            row["pk"]: earning.Fact(row["kind"], row["occurred_at"], row["amount"], row["due_on"])
-            for row in Interaction.objects.filter(account_id=account_id, kind__in=kinds)
-            .values("pk", "kind", "occurred_at", "amount", "due_on")
-        }
+        facts: dict[int, dict[int, earning.Fact]] = defaultdict(dict)
+        for row in (Interaction.objects.filter(account_id__in=list(by_account), kind__in=kinds)
+                    .values("pk", "account_id", "kind", "occurred_at", "amount", "due_on")):
+            facts[row["account_id"]][row["pk"]] = earning.Fact(row["kind"], row["occurred_at"], row["amount"],
+                                                               row["due_on"])
         history: dict[tuple[int, int, int], dict] = {}
         for row in (LedgerEntry.objects.filter(enrolment__in=enrolments, kind__in=ACCRUAL_KINDS)
                     .values("enrolment_id", "rule_id", "source_interaction_id", "revision", "points", "rate")
@@ -142,45 +157,96 @@ def points_accrue(*, account_id: int, now: datetime | None = None) -> AccrualRes
             item["total"] += row["points"]
             item["revisions"] = max(item["revisions"], row["revision"] + 1)
 
-        new_entries = []
-        for enrolment in enrolments:
-            program = enrolment.program
-            start = max(_midnight(program.starts_on), _midnight(enrolment.enrolled_at.astimezone(UTC).date()))
-            end = _midnight(program.ends_on + timedelta(days=1)) if program.ends_on else None
-            for rule in rules.get(program.pk, []):
-                rule_kinds = earning.kinds_for(rule.trigger)
-                keys = {k[2] for k in history if k[0] == enrolment.pk and k[1] == rule.pk}
-                keys |= {pk for pk, f in facts.items() if f.kind in rule_kinds
-                         and f.occurred_at >= start and (end is None or f.occurred_at < end)}
-                for interaction_id in sorted(keys):
-                    past = history.get((enrolment.pk, rule.pk, interaction_id))
-                    rate = past["rate"] if past and past["rate"] is not None else rule.points
-                    fact = facts.get(interaction_id)
-                    in_window = (fact is not None and fact.occurred_at >= start
-                                 and (end is None or fact.occurred_at < end))
-                    wanted = earning.points_for(rule.trigger, rate, fact) if in_window else 0
-                    have = past["total"] if past else 0
-                    delta = wanted - have
-                    if delta == 0:
-                        continue
-                    if not in_window:
-                        reason = f"Interaction #{interaction_id} was deleted or no longer counts: points reversed"
-                    else:
-                        reason = earning.describe(rule.trigger, rate, fact, currency)
-                        if past:
-                            reason += " (changed: corrected)"
-                    new_entries.append(LedgerEntry(
-                        enrolment=enrolment,
-                        kind=LedgerEntry.Kind.EARN if delta > 0 else LedgerEntry.Kind.REVERSE,
-                        points=delta, occurred_at=fact.occurred_at if fact else now, recorded_at=now,
-                        reason=reason[:300], rule=rule, source_interaction_id=interaction_id,
-                        revision=past["revisions"] if past else 0, rate=rate,
-                    ))
+        sources: dict[tuple[int, int], set[tuple[int, int, int]]] = defaultdict(set)
+        for key in history:
+            sources[key[:2]].add(key)
+        results, new_entries = [], []
+        for account_id in ids:
+            entries = [
+                entry for enrolment in by_account.get(account_id, [])
+                for entry in _enrolment_entries(enrolment, rules.get(enrolment.program_id, []), facts[account_id],
+                                                history, now=now, currency=currency, sources=sources)
+            ]
+            new_entries += entries
+            results.append(AccrualResult(account_id, len(by_account.get(account_id, [])), len(entries),
+                                         sum(e.points for e in entries)))
         LedgerEntry.objects.bulk_create(new_entries, batch_size=1000)
-        Enrolment.objects.filter(pk__in=[e.pk for e in enrolments], accrued_version__lt=version).update(
-            accrued_version=version
-        )
-    return AccrualResult(account_id, len(enrolments), len(new_entries), sum(e.points for e in new_entries))
+        by_version: dict[int, list[int]] = defaultdict(list)
+        for enrolment in enrolments:
+            by_version[versions.get(enrolment.account_id, 0)].append(enrolment.pk)
+        for version, enrolment_ids in by_version.items():
+            Enrolment.objects.filter(pk__in=enrolment_ids, accrued_version__lt=version).update(accrued_version=version)
+    return results
+
+
+def _enrolment_entries(enrolment: Enrolment, rules: list[EarningRule], facts: dict[int, earning.Fact],
+                       history: dict[tuple[int, int, int], dict], *, now: datetime, currency: str,
+                       sources: dict[tuple[int, int], set[tuple[int, int, int]]]) -> list[LedgerEntry]:
+    """The entries that bring one enrolment's accrual in line with the account's interactions (unsaved).
+    ``sources`` indexes ``history``'s keys by (enrolment, rule)."""
+    program = enrolment.program
+    start = max(_midnight(program.starts_on), _midnight(enrolment.enrolled_at.astimezone(UTC).date()))
+    end = _midnight(program.ends_on + timedelta(days=1)) if program.ends_on else None
+    out = []
+    for rule in rules:
+        rule_kinds = earning.kinds_for(rule.trigger)
+        keys = {k[2] for k in sources.get((enrolment.pk, rule.pk), ())}
+        keys |= {pk for pk, f in facts.items() if f.kind in rule_kinds
+                 and f.occurred_at >= start and (end is None or f.occurred_at < end)}
+        for interaction_id in sorted(keys):
+            past = history.get((enrolment.pk, rule.pk, interaction_id))
+            rate = past["rate"] if past and past["rate"] is not None else rule.points
+            fact = facts.get(interaction_id)
+            in_window = (fact is not None and fact.kind in rule_kinds and fact.occurred_at >= start
+                         and (end is None or fact.occurred_at < end))
+            wanted = earning.points_for(rule.trigger, rate, fact) if in_window else 0
+            have = past["total"] if past else 0
+            delta = wanted - have
+            if delta == 0:
+                continue
+            if not in_window:
+                reason = f"Interaction #{interaction_id} was deleted or no longer counts: points reversed"
+            else:
+                reason = earning.describe(rule.trigger, rate, fact, currency)
+                if past:
+                    reason += " (changed: corrected)"
+            out.append(LedgerEntry(
+                enrolment=enrolment,
+                kind=LedgerEntry.Kind.EARN if delta > 0 else LedgerEntry.Kind.REVERSE,
+                points=delta, occurred_at=fact.occurred_at if fact else now, recorded_at=now,
+                reason=reason[:300], rule=rule, source_interaction_id=interaction_id,
+                revision=past["revisions"] if past else 0, rate=rate,
+            ))
+    return out
+
+
+def stale_accrual_account_ids(*, after: int = 0, limit: int = 10_000) -> list[int]:
+    """Accounts (id > ``after``, ascending) with an enrolment in a non-draft program behind their history."""
+    from django.db.models import F
+
+    return list(
+        Enrolment.objects.filter(accrued_version__lt=F("account__history_version"), account_id__gt=after)
+        .exclude(program__status=LoyaltyProgram.Status.DRAFT).order_by("account_id")
+        .values_list("account_id", flat=True).distinct()[:limit]
+    )
+
+
+def points_accrue_book(*, now: datetime | None = None, chunk: int = 500) -> dict:
+    """Accrue every account whose points are behind its history, ``chunk`` accounts per transaction.
+
+    The book-level path for a change touching many accounts (a whole-book import or seed): one task walks
+    the behind accounts in id order instead of hundreds of batch tasks (which, without a broker, would all
+    run one after another inside the request that made the change).
+    """
+    now = now or timezone.now()
+    accounts = entries = 0
+    after = 0
+    while ids := stale_accrual_account_ids(after=after, limit=chunk):
+        results = points_accrue_many(account_ids=ids, now=now)
+        accounts += len(ids)
+        entries += sum(r.entries for r in results)
+        after = ids[-1]
+    return {"accounts": accounts, "entries": entries}
 
 
 # --- spending points ---------------------------------------------------------------------------------------
@@ -274,27 +340,32 @@ def points_expire(*, program_id: int, now: datetime | None = None) -> int:
 
 
 def upgrades_apply_sla(*, account_ids: list[int] | None = None, now: datetime | None = None) -> int:
-    """Give open cases of accounts with a running tier upgrade the upgraded tier's SLA, where that is faster.
+    """Give open cases of accounts served above their ranked tier (a running tier upgrade) that tier's SLA,
+    where it is faster.
 
-    Runs after the profitability engine has set due times from the account's own tier (on case open, after
-    recomputes and the nightly book recompute), and never makes a due time later.
+    The tier comes from the one place that answers "effective tier of account X now"
+    (``profitability.selectors.effective_tier``), the same answer that orders the service queue. Runs after
+    the profitability engine has set due times from the account's own tier (on case open, after recomputes
+    and the nightly book recompute), and never makes a due time later. When the upgrade ends, cases opened
+    during it keep the faster deadlines they were promised; new cases get the ranked tier's.
     """
+    from profitability.selectors.effective_tier import effective_tiers
+
+    from ..selectors import running_tier_grants
+
     now = now or timezone.now()
-    grants = RewardGrant.objects.filter(valid_from__lte=now, valid_until__gt=now).select_related("tier")
+    grants = running_tier_grants(now)
     if account_ids is not None:
         grants = grants.filter(account_id__in=account_ids)
-    best: dict[int, RewardGrant] = {}
-    for grant in grants:
-        current = best.get(grant.account_id)
-        if current is None or grant.tier.resolution_hours < current.tier.resolution_hours:
-            best[grant.account_id] = grant
+    candidates = set(grants.values_list("account_id", flat=True))
+    best = {a: e.tier for a, e in effective_tiers(account_ids=candidates, now=now).items() if e.upgraded}
     updated = 0
     cases = ServiceCase.objects.filter(account_id__in=list(best)).exclude(status=ServiceCase.Status.RESOLVED)
     with transaction.atomic():
         for case in cases.select_for_update(of=("self",)).only(
             "pk", "account_id", "opened_at", "first_response_due_at", "resolution_due_at"
         ):
-            tier = best[case.account_id].tier
+            tier = best[case.account_id]
             first = case.opened_at + timedelta(hours=tier.first_response_hours)
             resolution = case.opened_at + timedelta(hours=tier.resolution_hours)
             changes = {}
@@ -306,8 +377,6 @@ def upgrades_apply_sla(*, account_ids: list[int] | None = None, now: datetime | 
                 ServiceCase.objects.filter(pk=case.pk).update(**changes)
                 updated += 1
     return updated
-
-
 
 
 def loyalty_housekeeping(*, now: datetime | None = None) -> dict:

@@ -17,10 +17,13 @@ def _chunks(ids: list[int], size: int) -> list[list[int]]:
 def accrual_request(*, account_ids: Sequence[int]) -> int:
     """Queue points accrual for those of the accounts that are enrolled somewhere. Call only after commit.
 
-    A short-lived "queued" key per account coalesces bursts; the task clears it when it starts.
+    A short-lived "queued" key per account coalesces bursts; the task clears it when it starts. Above
+    ``tasks.BOOK_THRESHOLD`` accounts, one book-level task accrues whoever is behind instead.
     """
     from .. import tasks
 
+    if len(set(account_ids)) > tasks.BOOK_THRESHOLD:
+        return _enqueue_book(tasks.accrue_points_book, tasks.ACCRUAL_BOOK_QUEUED_KEY)
     enrolled = sorted(set(
         Enrolment.objects.filter(account_id__in=list(account_ids)).values_list("account_id", flat=True)
     ))
@@ -28,10 +31,25 @@ def accrual_request(*, account_ids: Sequence[int]) -> int:
 
 
 def opportunities_request(*, account_ids: Sequence[int]) -> int:
-    """Queue opportunity generation for accounts whose snapshot was just recomputed (committed)."""
+    """Queue opportunity generation for accounts whose snapshot was just recomputed (committed); above
+    ``tasks.BOOK_THRESHOLD`` accounts, one book-level task for whoever is behind."""
     from .. import tasks
 
+    if len(set(account_ids)) > tasks.BOOK_THRESHOLD:
+        return _enqueue_book(tasks.generate_opportunities_book, tasks.OPPORTUNITIES_BOOK_QUEUED_KEY)
     return _enqueue_coalesced(tasks.generate_opportunities, tasks.OPPORTUNITIES_QUEUED_KEY, sorted(set(account_ids)))
+
+
+def _enqueue_book(task, key: str) -> int:  # type: ignore[no-untyped-def]
+    """Enqueue one book-level task unless one is already queued (its key cleared when it starts). Returns 1 or 0."""
+    if not cache.add(key, 1, timeout=settings.CELERY_TASK_TIME_LIMIT):
+        return 0
+    try:
+        task.delay()
+    except Exception:
+        cache.delete(key)
+        raise
+    return 1
 
 
 def _enqueue_coalesced(task, key_format: str, account_ids: Sequence[int]) -> int:  # type: ignore[no-untyped-def]
@@ -55,21 +73,12 @@ def _enqueue_coalesced(task, key_format: str, account_ids: Sequence[int]) -> int
 def stale_account_ids(*, limit: int = 10_000) -> tuple[list[int], list[int]]:
     """(accounts whose points are behind their history, active accounts whose opportunities are behind their
     snapshot)."""
-    from django.db.models import F, Q
 
-    from crm.models import Account
 
-    accrual = list(
-        Enrolment.objects.filter(accrued_version__lt=F("account__history_version"))
-        .exclude(program__status="draft").order_by("account_id").values_list("account_id", flat=True).distinct()[:limit]
-    )
-    opportunities = list(
-        Account.objects.filter(status=Account.Status.ACTIVE, snapshot__isnull=False)
-        .filter(Q(campaign_features__isnull=True)
-                | Q(campaign_features__computed_version__lt=F("snapshot__computed_version")))
-        .order_by("pk").values_list("pk", flat=True)[:limit]
-    )
-    return accrual, opportunities
+    from .loyalty import stale_accrual_account_ids
+    from .opportunities import stale_opportunity_account_ids
+
+    return stale_accrual_account_ids(limit=limit), stale_opportunity_account_ids(limit=limit)
 
 
 def stale_sweep() -> dict:
@@ -79,8 +88,16 @@ def stale_sweep() -> dict:
     accrual, opportunities = stale_account_ids()
     cache.delete_many([tasks.ACCRUAL_QUEUED_KEY.format(i) for i in accrual]
                       + [tasks.OPPORTUNITIES_QUEUED_KEY.format(i) for i in opportunities])
-    for chunk in _chunks(accrual, tasks.BATCH):
-        tasks.accrue_points.delay(chunk)
-    for chunk in _chunks(opportunities, tasks.BATCH):
-        tasks.generate_opportunities.delay(chunk)
+    if len(accrual) > tasks.BOOK_THRESHOLD:
+        cache.delete(tasks.ACCRUAL_BOOK_QUEUED_KEY)
+        _enqueue_book(tasks.accrue_points_book, tasks.ACCRUAL_BOOK_QUEUED_KEY)
+    else:
+        for chunk in _chunks(accrual, tasks.BATCH):
+            tasks.accrue_points.delay(chunk)
+    if len(opportunities) > tasks.BOOK_THRESHOLD:
+        cache.delete(tasks.OPPORTUNITIES_BOOK_QUEUED_KEY)
+        _enqueue_book(tasks.generate_opportunities_book, tasks.OPPORTUNITIES_BOOK_QUEUED_KEY)
+    else:
+        for chunk in _chunks(opportunities, tasks.BATCH):
+            tasks.generate_opportunities.delay(chunk)
     return {"accrual": len(accrual), "opportunities": len(opportunities)}

@@ -1,3 +1,10 @@
-"""URLs of this area (filled in by its views)."""
+"""Exports: the page listing them, and one download URL per dataset (``?format=csv|xlsx`` and its filters)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.export_list, name="export_list"),
+    path("<slug:dataset>/", views.export_download, name="export_download"),
+]

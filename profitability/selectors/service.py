@@ -1,5 +1,8 @@
 """Reads for service staff: the tier-ordered case queue, account lookup, and an account's service view.
 
+The tier shown and used everywhere here is the account's *effective* tier now (``effective_tier``): its
+ranked tier, or a better one granted for a while (a loyalty reward), with the reason and end date.
+
 Field-level rule: nothing here loads a money figure — no snapshot amounts, no interaction amounts or
 costs, no product prices or unit costs. Only the tier (and so the service level) crosses over from the
 engine's snapshot; querysets name their columns with ``only()``/``values()`` so nothing else is fetched.
@@ -19,11 +22,9 @@ from django.db.models import (
     DateTimeField,
     F,
     Func,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     TextField,
     Value,
     When,
@@ -33,7 +34,8 @@ from django.db.models.functions import Least
 from crm.models import Account, Contact, Interaction, ServiceCase
 from crm.selectors_cases import CASE_ROW_FIELDS, CaseRow, account_cases, case_row_of
 
-from ..models import AccountSnapshot, Tier
+from ..models import Tier
+from .effective_tier import EffectiveTier, effective_tier_annotations, effective_tier_of
 
 QUEUE_PAGE_SIZE = 50
 LOOKUP_LIMIT = 25
@@ -48,10 +50,14 @@ NO_TIER = "none"
 
 @dataclass(frozen=True)
 class QueueRow:
-    """A case in the queue: the case row and its account's tier (None: not ranked yet)."""
+    """A case in the queue: the case row and its account's effective tier (``tier`` None: not ranked yet)."""
 
     row: CaseRow
-    tier: Tier | None
+    effective: EffectiveTier
+
+    @property
+    def tier(self) -> Tier | None:
+        return self.effective.tier
 
     @property
     def case(self) -> ServiceCase:
@@ -86,25 +92,21 @@ def sla_due_expression() -> Any:
     return Least(first_response_due, F("resolution_due_at"))
 
 
-def _queue_cases() -> QuerySet[ServiceCase]:
-    # The tier comes from the account's snapshot through correlated subqueries on its primary key: joining
-    # crm_account on the way would hash the whole book to order a few thousand open cases. Account names
-    # come in a second query, for one page.
-    snapshot = AccountSnapshot.objects.filter(account_id=OuterRef("account_id"))
+def _queue_cases(*, now: datetime) -> QuerySet[ServiceCase]:
+    # The effective tier comes from the account's snapshot (and any running tier grant) through correlated
+    # subqueries on its primary key: joining crm_account on the way would hash the whole book to order a few
+    # thousand open cases. Account names come in a second query, for one page.
     return (
         ServiceCase.objects.select_related("assignee")
         .prefetch_related(Prefetch("account", queryset=Account.objects.only("id", "name")))
         .only(*CASE_ROW_FIELDS)
-        .annotate(
-            queue_tier_id=Subquery(snapshot.values("tier_id")[:1]),
-            queue_priority=Subquery(snapshot.values("tier__queue_priority")[:1]),
-            sla_due=sla_due_expression(),
-        )
+        .annotate(**effective_tier_annotations(now=now, account_ref="account_id"))
+        .annotate(queue_tier_id=F("eff_tier_id"), queue_priority=F("eff_priority"), sla_due=sla_due_expression())
     )
 
 
 def queue_ordering() -> list[Any]:
-    """Tier priority (unranked accounts last), then the nearest SLA deadline, then urgency, then age."""
+    """Effective tier priority (unranked accounts last), then the nearest SLA deadline, then urgency, then age."""
     return [
         F("queue_priority").asc(nulls_last=True),
         F("sla_due").asc(nulls_last=True),
@@ -114,9 +116,9 @@ def queue_ordering() -> list[Any]:
     ]
 
 
-def queue_cases(*, filters: QueueFilters, user_id: int) -> QuerySet[ServiceCase]:
-    """Open cases across all accounts in queue order, filtered."""
-    cases = _queue_cases().exclude(status=ServiceCase.Status.RESOLVED)
+def queue_cases(*, filters: QueueFilters, user_id: int, now: datetime) -> QuerySet[ServiceCase]:
+    """Open cases across all accounts in queue order (by the effective tier at ``now``), filtered."""
+    cases = _queue_cases(now=now).exclude(status=ServiceCase.Status.RESOLVED)
     if filters.tier == NO_TIER:
         cases = cases.filter(queue_tier_id__isnull=True)
     elif filters.tier:
@@ -135,7 +137,7 @@ def tiers_by_id() -> dict[int, Tier]:
 
 
 def _queue_row(case: ServiceCase, tiers: dict[int, Tier], now: datetime) -> QueueRow:
-    return QueueRow(row=case_row_of(case, now=now), tier=tiers.get(case.queue_tier_id))
+    return QueueRow(row=case_row_of(case, now=now), effective=effective_tier_of(case, tiers))
 
 
 def queue_page(
@@ -143,7 +145,7 @@ def queue_page(
 ) -> QueuePage:
     """One page (50) of the queue: the tiers (unless given), a count, the page of cases and their accounts."""
     tiers = tiers_by_id() if tiers is None else tiers
-    paginator = Paginator(queue_cases(filters=filters, user_id=user_id), QUEUE_PAGE_SIZE)
+    paginator = Paginator(queue_cases(filters=filters, user_id=user_id, now=now), QUEUE_PAGE_SIZE)
     page = paginator.get_page(page_number)
     rows = [_queue_row(case, tiers, now) for case in page.object_list]
     return QueuePage(rows=rows, page=page, tiers=list(tiers.values()), total=paginator.count)
@@ -151,9 +153,10 @@ def queue_page(
 
 def queue_row(*, case_id: int, now: datetime) -> QueueRow:
     """One case as a queue row (resolved ones too: the row shows the change an agent just made)."""
-    case = _queue_cases().get(pk=case_id)
-    tier = Tier.objects.filter(pk=case.queue_tier_id).first() if case.queue_tier_id else None
-    return QueueRow(row=case_row_of(case, now=now), tier=tier)
+    case = _queue_cases(now=now).get(pk=case_id)
+    ids = {case.eff_own_tier_id, case.eff_tier_id} - {None}
+    tiers = {t.pk: t for t in Tier.objects.filter(pk__in=ids)} if ids else {}
+    return QueueRow(row=case_row_of(case, now=now), effective=effective_tier_of(case, tiers))
 
 
 # --- account lookup -----------------------------------------------------------------------------------
@@ -162,9 +165,13 @@ def queue_row(*, case_id: int, now: datetime) -> QueueRow:
 @dataclass(frozen=True)
 class LookupHit:
     account: Account
-    tier: Tier | None
+    effective: EffectiveTier
     open_cases: int
     matched_contacts: list[Contact]
+
+    @property
+    def tier(self) -> Tier | None:
+        return self.effective.tier
 
 
 @dataclass(frozen=True)
@@ -196,10 +203,10 @@ def _contact_match(query: str) -> Q:
     return match
 
 
-def account_lookup(*, query: str, limit: int = LOOKUP_LIMIT) -> LookupResult:
+def account_lookup(*, query: str, now: datetime, limit: int = LOOKUP_LIMIT) -> LookupResult:
     """Accounts whose name, phone, or a contact's name, email or phone contains ``query`` (case-insensitive).
 
-    Phone numbers match on their digits alone. Ordered by name; the first ``limit`` hits with their tier,
+    Phone numbers match on their digits alone. Ordered by name; the first ``limit`` hits with their effective tier,
     open-case count and the contacts that matched (four queries, no count of every match).
     """
     query = " ".join(query.split())
@@ -216,8 +223,7 @@ def account_lookup(*, query: str, limit: int = LOOKUP_LIMIT) -> LookupResult:
     found = list(
         Account.objects.filter(pk__in=matching)
         .only("id", "name", "phone", "industry", "region", "status")
-        .annotate(lookup_tier_id=Subquery(
-            AccountSnapshot.objects.filter(account_id=OuterRef("pk")).values("tier_id")[:1]))
+        .annotate(**effective_tier_annotations(now=now, account_ref="pk"))
         .prefetch_related(
             Prefetch("contacts", queryset=contacts.only("id", "account_id", "name", "email", "phone", "role"),
                      to_attr="matched_contacts")
@@ -233,7 +239,7 @@ def account_lookup(*, query: str, limit: int = LOOKUP_LIMIT) -> LookupResult:
     tiers = tiers_by_id() if hits else {}
     return LookupResult(
         query=query,
-        hits=[LookupHit(account=a, tier=tiers.get(a.lookup_tier_id), open_cases=open_cases.get(a.pk, 0),
+        hits=[LookupHit(account=a, effective=effective_tier_of(a, tiers), open_cases=open_cases.get(a.pk, 0),
                         matched_contacts=a.matched_contacts) for a in hits],
         more=len(found) > limit,
     )
@@ -245,22 +251,27 @@ def account_lookup(*, query: str, limit: int = LOOKUP_LIMIT) -> LookupResult:
 @dataclass(frozen=True)
 class ServiceAccount:
     account: Account
-    tier: Tier | None
+    effective: EffectiveTier
     contacts: list[Contact]
     open_cases: list[CaseRow]
     interactions: list[dict]
 
+    @property
+    def tier(self) -> Tier | None:
+        return self.effective.tier
+
 
 def service_account(*, account_id: int, now: datetime) -> ServiceAccount:
-    """The account's tier and service level, contacts, open cases and recent interactions — no money."""
+    """The account's effective tier and service level, contacts, open cases and recent interactions — no money."""
     account = (
         Account.objects.select_related("owner")
         .only("id", "name", "phone", "industry", "region", "country", "status", "web_domain",
               "owner__id", "owner__username", "owner__first_name", "owner__last_name", "owner__email")
-        .annotate(service_tier_id=F("snapshot__tier_id"))
+        .annotate(**effective_tier_annotations(now=now, account_ref="pk"))
         .get(pk=account_id)
     )
-    tier = Tier.objects.filter(pk=account.service_tier_id).first() if account.service_tier_id else None
+    ids = {account.eff_own_tier_id, account.eff_tier_id} - {None}
+    tiers = {t.pk: t for t in Tier.objects.filter(pk__in=ids)} if ids else {}
     contacts = list(Contact.objects.filter(account_id=account_id).only("id", "name", "role", "email", "phone"))
     interactions = list(
         Interaction.objects.filter(account_id=account_id)
@@ -276,7 +287,7 @@ def service_account(*, account_id: int, now: datetime) -> ServiceAccount:
         item["channel_label"] = labels_channel.get(item["channel"], item["channel"])
     return ServiceAccount(
         account=account,
-        tier=tier,
+        effective=effective_tier_of(account, tiers),
         contacts=contacts,
         open_cases=account_cases(account_id=account_id, now=now, open_only=True),
         interactions=interactions,

@@ -195,7 +195,7 @@ def service_case_respond(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*SERVICE_ROLES)
 @require_GET
 def account_lookup_view(request: HttpRequest) -> HttpResponse:
-    result = account_lookup(query=request.GET.get("q", "")[:200])
+    result = account_lookup(query=request.GET.get("q", "")[:200], now=timezone.now())
     template = "profitability/service/lookup.html"
     context = {"result": result, "min_query": MIN_QUERY}
     return _vary(render(request, f"{template}#results" if _partial(request) else template, context))

@@ -64,7 +64,7 @@ import functools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Self
 
 import numpy as np
@@ -76,6 +76,7 @@ from django.db import connection, transaction
 from django.utils.text import slugify
 
 from crm.bulk import copy_rows, foreign_keys_checked_at_end, indexes_built_at_end, reserve_ids
+from crm.demo.campaigns import campaigns_reset, seed_after_ranking, seed_in_book
 from crm.models import (
     Account,
     AccountSourceId,
@@ -1387,7 +1388,9 @@ def book_held() -> dict[str, int]:
 
 
 def book_reset() -> None:
-    """Empty the CRM tables (and, through the cascade, whatever the engines derived from them)."""
+    """Empty the CRM tables (and, through the cascade, whatever the engines derived from them) and every
+    campaigns record (programs, segments and campaigns are made for the book they describe)."""
+    campaigns_reset()
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -1409,6 +1412,10 @@ class Seeded:
     account_ids: list[int]
     open_case_account_ids: list[int]  # accounts with a case not yet resolved
     counts: dict[str, int]
+    seed: int = 0
+    as_of: date | None = None
+    admin_id: int | None = None
+    seeded_at: datetime | None = None
 
 
 class Command(BaseCommand):
@@ -1438,8 +1445,10 @@ class Command(BaseCommand):
                 if not reset:
                     what = ", ".join(f"{v:,} {k}" for k, v in held.items() if v)
                     raise CommandError(f"The CRM already holds a book ({what}). Pass --reset to replace it.")
+            # An empty CRM is "reset" too: on PostgreSQL that restarts the ids, so the same seed gives the same
+            # ids — and so the same campaign pilot, which is a stable hash of the campaign and account ids.
+            book_reset()
             if reset:
-                book_reset()
                 self._progress(began, "emptied the CRM tables")
             seeded = self._seed(n, seed, Calendar.ending(as_of), began)
         if connection.vendor == "postgresql":
@@ -1460,6 +1469,11 @@ class Command(BaseCommand):
         history_changed.send(sender=Account, account_ids=seeded.account_ids)
         if seeded.open_case_account_ids:
             case_opened.send(sender=ServiceCase, account_ids=seeded.open_case_account_ids)
+        # What needs the ranked book (clusters, the loyalty ledger, opportunities); without a broker the
+        # listeners above have just ranked it.
+        began = time.monotonic()
+        seed_after_ranking(seed=seeded.seed, as_of=seeded.as_of, admin_id=seeded.admin_id,
+                           seeded_at=seeded.seeded_at, progress=lambda message: self._progress(began, message))
 
     def _as_of(self, value: str | date | None) -> date:
         if value is None:
@@ -1475,6 +1489,7 @@ class Command(BaseCommand):
         self.stdout.write(f"[{time.monotonic() - began:7.1f} s] {message}")
 
     def _seed(self, n: int, seed: int, cal: Calendar, began: float) -> Seeded:
+        seeded_at = datetime.now(UTC)  # rankings made after this one rank the new book
         users = demo_users_ensure()
         product_ids, channel_ids = catalogue_ensure()
         book = generate_book(np.random.default_rng([seed, 1]), n, cal)
@@ -1499,10 +1514,14 @@ class Command(BaseCommand):
         with foreign_keys_checked_at_end(*LOADED_MODELS), indexes_built_at_end(*LOADED_MODELS):
             counts |= self._load(book, names, domains, ids, cal, seed, began)
         self._progress(began, "built the indexes and checked the foreign keys")
+        counts |= seed_in_book(seed=seed, as_of=cal.start + timedelta(days=cal.days), admin_id=users["admin"],
+                               progress=lambda message: self._progress(began, message))
         open_cases = ServiceCase.objects.exclude(status=ServiceCase.Status.RESOLVED).values_list(
             "account_id", flat=True
         )
-        return Seeded(account_ids=ids.accounts.tolist(), open_case_account_ids=sorted(set(open_cases)), counts=counts)
+        return Seeded(account_ids=ids.accounts.tolist(), open_case_account_ids=sorted(set(open_cases)), counts=counts,
+                      seed=seed, as_of=cal.start + timedelta(days=cal.days), admin_id=users["admin"],
+                      seeded_at=seeded_at)
 
     def _load(
         self, book: Book, names: list[str], domains: list[str], ids: Ids, cal: Calendar, seed: int, began: float
