@@ -197,7 +197,8 @@ class Interaction(models.Model):
     - every other kind carries no revenue; its cost comes from the activity cost rates.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="interactions")
+    # No index of its own: (account, occurred_at) below serves every lookup by account.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="interactions", db_index=False)
     kind = models.CharField(max_length=20, choices=InteractionKind.choices)
     channel = models.CharField(max_length=12, choices=InteractionChannel.choices, default=InteractionChannel.OTHER)
     occurred_at = models.DateTimeField()

@@ -54,10 +54,22 @@ from .ranking import (
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 QUANTILE_SAMPLE = 1001
+FITS_CONSIDERED = 5  # latest fits of a model searched for usable parameters
 BOOK_RECOMPUTE_THRESHOLD = 500  # a change touching more accounts than this recomputes the whole book
 
 
 # --- context ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the admins configured and the last full ranking left behind: the inputs every recompute shares."""
+
+    windows: list
+    tiers: list[Tier]
+    clv: ClvParams
+    ranking_metric: str
+    book: BookSummary | None
 
 
 @dataclass(frozen=True)
@@ -74,19 +86,63 @@ class EngineContext:
 
 def engine_context(*, now: datetime) -> EngineContext:
     as_of = now.astimezone(UTC).date()
-    rates = [
-        r.as_input()
-        for r in CostRate.objects.all()
-    ]
-    windows = resolve_rate_windows(rates, channels=InteractionChannel.values)
-    clv_settings = ClvSettings.current()
-    book = BookSummary.objects.defer("whale_curve").order_by("-computed_at").first()  # the curve is for pages
-    fits = latest_fits()
+    config = engine_config()
     return EngineContext(
         now=now,
         as_of=as_of,
         ttm_start=datetime.combine(as_of - timedelta(days=365), time.min, tzinfo=UTC),
-        windows=windows,
+        windows=config.windows,
+        tiers=config.tiers,
+        clv=config.clv,
+        ranking_metric=config.ranking_metric,
+        book=config.book,
+    )
+
+
+# The configuration changes rarely but is read by every one-account recompute (~10 ms of queries), so each
+# process keeps the last one it loaded, labelled with a fingerprint of exactly the row versions it was built
+# from: (ctid, xmin) of every cost rate, tier and settings row, of the fits ``latest_fits`` reads and of the
+# latest book summary. Any insert, update or delete — through a service, the admin, a queryset ``update()``
+# or raw SQL, committed or rolled back — changes the fingerprint, so no signal or cache bump can be missed.
+_CONFIG_FINGERPRINT = """
+SELECT
+    (SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM profitability_costrate),
+    (SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM profitability_tier),
+    (SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM profitability_clvsettings),
+    (SELECT string_agg(f.ctid::text || f.xmin::text, ',') FROM ({fits}) f),
+    (SELECT ctid::text || xmin::text FROM profitability_booksummary ORDER BY computed_at DESC, id DESC LIMIT 1)
+"""
+_config_cache: tuple[tuple, EngineConfig] | None = None
+
+
+def engine_config() -> EngineConfig:
+    """The engine configuration, from this process's cache while the rows it was built from are unchanged."""
+    global _config_cache
+    if connection.vendor != "postgresql":
+        return _engine_config_load()
+    fits = " UNION ALL ".join(
+        f"(SELECT ctid, xmin FROM profitability_clvmodelfit WHERE model = '{model}' ORDER BY fitted_at DESC "
+        f"LIMIT {FITS_CONSIDERED})"
+        for model in ClvModelFit.Model.values
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_CONFIG_FINGERPRINT.format(fits=fits))
+        fingerprint = (connection.settings_dict["NAME"], *cursor.fetchone())
+    cached = _config_cache
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    config = _engine_config_load()
+    _config_cache = (fingerprint, config)
+    return config
+
+
+def _engine_config_load() -> EngineConfig:
+    rates = [r.as_input() for r in CostRate.objects.all()]
+    clv_settings = ClvSettings.current()
+    book = BookSummary.objects.defer("whale_curve").order_by("-computed_at", "-id").first()  # the curve is for pages
+    fits = latest_fits()
+    return EngineConfig(
+        windows=resolve_rate_windows(rates, channels=InteractionChannel.values),
         tiers=list(Tier.objects.order_by("position")),
         clv=ClvParams(
             discount_rate=float(clv_settings.discount_rate),
@@ -121,7 +177,8 @@ def latest_fits() -> dict[str, dict]:
     """
     fits: dict[str, dict] = {}
     for model in ClvModelFit.Model.values:
-        recent = ClvModelFit.objects.filter(model=model).order_by("-fitted_at").values_list("params", flat=True)[:5]
+        recent = ClvModelFit.objects.filter(model=model).order_by("-fitted_at").values_list(
+            "params", flat=True)[:FITS_CONSIDERED]
         usable = [p for p in recent if all(np.isfinite(float(v)) and float(v) > 0 for v in p.values())]
         if usable:
             fits[model] = usable[0]
@@ -137,20 +194,36 @@ def tier_bands(tiers: Sequence[Tier]) -> list[Band]:
 def fetch_pnl_rows(ctx: EngineContext, account_ids: Sequence[int] | None = None) -> list[dict]:
     """One dict per account: the P&L columns (``sql.PNL_COLUMNS``) plus the account's attributes and CAC."""
     if connection.vendor == "postgresql":
-        rows = _fetch_pnl_rows_sql(ctx, account_ids)
-    else:
-        rows = _fetch_pnl_rows_python(ctx, account_ids)
+        return _fetch_pnl_rows_sql(ctx, account_ids)  # the query joins the attributes and CAC itself
+    rows = _fetch_pnl_rows_python(ctx, account_ids)
     attrs = _account_attributes(account_ids)
     for row in rows:
         row.update(attrs.get(row["account_id"], {}))
     return rows
 
 
+# For the whole book: group the interactions in one hash table from a sequential scan. Left to itself the
+# planner walks the account index to stream sorted groups, which reads the table in index order and sorts on
+# the text columns (several times slower); the grouped rows (~1.6 M at 5 M interactions) fit in memory here.
+BOOK_QUERY_SETTINGS = {"work_mem": "512MB", "enable_indexscan": "off", "enable_bitmapscan": "off"}
+
+
 def _fetch_pnl_rows_sql(ctx: EngineContext, account_ids: Sequence[int] | None) -> list[dict]:
     query, params = pnl_sql.pnl_query(ctx.windows, ttm_start=ctx.ttm_start, account_ids=account_ids)
-    with connection.cursor() as cursor:
+    if account_ids is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(query, params)
+            return [dict(zip(pnl_sql.PNL_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    settings_sql = ", ".join(f"set_config('{name}', %s, true)" for name in BOOK_QUERY_SETTINGS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Transaction-local, and put back afterwards: the caller's transaction may go on to other queries.
+        cursor.execute(f"SELECT {', '.join(f'current_setting({name!r})' for name in BOOK_QUERY_SETTINGS)}")
+        previous = list(cursor.fetchone())
+        cursor.execute(f"SELECT {settings_sql}", list(BOOK_QUERY_SETTINGS.values()))
         cursor.execute(query, params)
-        return [dict(zip(pnl_sql.PNL_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(pnl_sql.PNL_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        cursor.execute(f"SELECT {settings_sql}", previous)
+    return rows
 
 
 def _fetch_pnl_rows_python(ctx: EngineContext, account_ids: Sequence[int] | None) -> list[dict]:
@@ -187,6 +260,9 @@ def _fetch_pnl_rows_python(ctx: EngineContext, account_ids: Sequence[int] | None
             "order_revenue": sum((a for k, _, a in times[account_id] if k == "order"), ZERO),
             "cost_to_serve": lifetime.cost_to_serve, "cost_to_serve_ttm": ttm.cost_to_serve,
             "breakdown": _breakdown_json(lifetime), "breakdown_ttm": _breakdown_json(ttm),
+            "activities": list(lifetime.breakdown),
+            "activity_counts": [c.count for c in lifetime.breakdown.values()],
+            "activity_costs": [c.cost for c in lifetime.breakdown.values()],
         })
     return rows
 
@@ -221,16 +297,27 @@ def quarter_start(day: date) -> date:
 
 
 def _pnl_from_row(row: dict, *, ttm: bool) -> PnL:
+    """The lifetime P&L with its breakdown by activity, or the trailing-year P&L's totals.
+
+    Nothing reads the trailing-year breakdown but the snapshot, which gets the query's JSON as it is.
+    """
     suffix = "_ttm" if ttm else ""
-    breakdown = row["breakdown" + suffix] or {}
-    if isinstance(breakdown, str):
-        breakdown = json.loads(breakdown)
+    breakdown = {} if ttm else {
+        activity: ActivityCost(int(count), Decimal(cost))
+        for activity, count, cost in sorted(zip(row["activities"], row["activity_counts"], row["activity_costs"],
+                                                strict=True))
+    }
     return PnL(
         revenue=Decimal(row["revenue" + suffix]), returns=Decimal(row["returns" + suffix]),
         cogs=Decimal(row["cogs" + suffix]), cost_to_serve=Decimal(row["cost_to_serve" + suffix]),
         orders=int(row["orders" + suffix]),
-        breakdown={a: ActivityCost(int(v["count"]), Decimal(str(v["cost"]))) for a, v in sorted(breakdown.items())},
+        breakdown=breakdown,
     )
+
+
+def _json_value(value: str | dict | list) -> dict | list:
+    """A JSON column's value as Python data (the SQL path returns breakdowns as JSON text)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # --- calculating -------------------------------------------------------------------------------------------
@@ -311,7 +398,7 @@ def _compute(rows: Sequence[dict], ctx: EngineContext) -> list[Computed]:
             "revenue_ttm": year.revenue, "returns_ttm": year.returns, "cogs_ttm": year.cogs,
             "gross_margin_ttm": year.gross_margin, "cost_to_serve_ttm": year.cost_to_serve,
             "net_profit_ttm": year.net_profit, "orders_ttm": year.orders,
-            "cost_breakdown": _breakdown_json(life), "cost_breakdown_ttm": _breakdown_json(year),
+            "cost_breakdown": row["breakdown"], "cost_breakdown_ttm": row["breakdown_ttm"],
             "first_order_at": row["first_order_at"], "last_order_at": row["last_order_at"],
             "last_interaction_at": row["last_interaction_at"],
             "cac": row["cac"],
@@ -362,10 +449,7 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
     medians = ctx.book.tier_median_counts if ctx.book else {}
 
     with transaction.atomic():
-        AccountSnapshot.objects.bulk_create(
-            [AccountSnapshot(account_id=account_id, computed_at=ctx.now, as_of=ctx.as_of)], ignore_conflicts=True
-        )
-        current = AccountSnapshot.objects.select_for_update().get(pk=account_id)
+        current = _snapshot_locked(account_id, ctx)
         if current.computed_version > item.fields["computed_version"]:
             return RecomputeResult(account_id, current.computed_version, written=False)
         old_tier_id = current.tier_id
@@ -374,13 +458,29 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
         item.fields["top_share_pct"] = top_share
         item.fields["rank"] = _rank_from_share(top_share, ctx.book)
         item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
-        AccountSnapshot.objects.filter(pk=account_id).update(**item.fields)
+        AccountSnapshot.objects.filter(pk=account_id).update(**{
+            **item.fields,
+            "cost_breakdown": _json_value(item.fields["cost_breakdown"]),
+            "cost_breakdown_ttm": _json_value(item.fields["cost_breakdown_ttm"]),
+        })
         changed = old_tier_id != item.fields["tier_id"] and current.computed_version > 0
         if changed:
             _record_tier_changes([(account_id, old_tier_id, item.fields["tier_id"], item.metric, top_share)], ctx)
         if old_tier_id != item.fields["tier_id"]:
             cases_apply_sla(account_ids=[account_id])
     return RecomputeResult(account_id, item.fields["computed_version"], written=True, tier_changed=changed)
+
+
+def _snapshot_locked(account_id: int, ctx: EngineContext) -> AccountSnapshot:
+    """The account's snapshot row, locked; created empty (version 0) first if the account has none yet."""
+    locked = AccountSnapshot.objects.select_for_update().only("computed_version", "tier_id")
+    current = locked.filter(pk=account_id).first()
+    if current is None:
+        AccountSnapshot.objects.bulk_create(
+            [AccountSnapshot(account_id=account_id, computed_at=ctx.now, as_of=ctx.as_of)], ignore_conflicts=True
+        )
+        current = locked.get(pk=account_id)
+    return current
 
 
 def _tier_for_one(
@@ -567,15 +667,17 @@ def _rank_book(items: Sequence[Computed], ctx: EngineContext) -> BookRanking:
 
 
 def _tier_medians(rankable: Sequence[Computed], bands: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per tier, the median lifetime count of each activity over its accounts (0 where an account has none)."""
     activities = sorted({a for item in rankable for a in item.lifetime.breakdown})
+    column = {activity: j for j, activity in enumerate(activities)}
+    counts = np.zeros((len(rankable), len(activities)))
+    for i, item in enumerate(rankable):
+        for activity, cost in item.lifetime.breakdown.items():
+            counts[i, column[activity]] = cost.count
     medians: dict[str, dict[str, float]] = {}
     for tier_id in np.unique(bands):
-        members = [item for item, band in zip(rankable, bands, strict=True) if band == tier_id]
-        medians[str(int(tier_id))] = {
-            activity: float(np.median([m.lifetime.breakdown[activity].count if activity in m.lifetime.breakdown
-                                       else 0 for m in members]))
-            for activity in activities
-        }
+        median = np.median(counts[bands == tier_id], axis=0)
+        medians[str(int(tier_id))] = {activity: float(median[j]) for activity, j in column.items()}
     return medians
 
 
@@ -620,7 +722,12 @@ _JSON_FIELDS = {"cost_breakdown", "cost_breakdown_ttm", "explanation"}
 
 
 def _upsert_snapshots_copy(items: Sequence[Computed]) -> None:
-    """COPY into a temp table, then one INSERT ... ON CONFLICT that never regresses a newer version."""
+    """COPY into a temp table, then one INSERT ... ON CONFLICT that never regresses a newer version.
+
+    A snapshot whose figures, version and as-of date are all unchanged is left alone (its ``computed_at``
+    stays the time those figures were first written): rewriting it would only cost a new row version and an
+    entry in each of the table's indexes.
+    """
     columns = ["account_id", *SNAPSHOT_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS snapshot_load")  # two recomputes in one outer transaction
@@ -631,22 +738,43 @@ def _upsert_snapshots_copy(items: Sequence[Computed]) -> None:
         with raw.copy(f"COPY snapshot_load ({', '.join(columns)}) FROM STDIN") as copy:
             for item in items:
                 copy.write_row([item.row["account_id"]] + [
-                    json.dumps(item.fields[f]) if f in _JSON_FIELDS else item.fields[f] for f in SNAPSHOT_FIELDS
+                    _json_text(item.fields[f]) if f in _JSON_FIELDS else item.fields[f] for f in SNAPSHOT_FIELDS
                 ])
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in SNAPSHOT_FIELDS)
+        compared = [c for c in SNAPSHOT_FIELDS if c != "computed_at"]
+        # Drop the unchanged rows first (one hash join): the upsert would otherwise still lock each of them,
+        # dirtying every page of the table for nothing.
+        stored, loaded = ", ".join(f"s.{c}" for c in compared), ", ".join(f"l.{c}" for c in compared)
+        cursor.execute(
+            f"""
+            DELETE FROM snapshot_load l USING profitability_accountsnapshot s
+            WHERE s.account_id = l.account_id AND ({stored}) IS NOT DISTINCT FROM ({loaded})
+            """
+        )
+        old = ", ".join(f"profitability_accountsnapshot.{c}" for c in compared)
+        new = ", ".join(f"EXCLUDED.{c}" for c in compared)
         cursor.execute(
             f"""
             INSERT INTO profitability_accountsnapshot ({', '.join(columns)})
             SELECT {', '.join(columns)} FROM snapshot_load
             ON CONFLICT (account_id) DO UPDATE SET {updates}
             WHERE profitability_accountsnapshot.computed_version <= EXCLUDED.computed_version
+                AND ({old}) IS DISTINCT FROM ({new})
             """
         )
 
 
+def _json_text(value: str | dict | list) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _upsert_snapshots_orm(items: Sequence[Computed]) -> None:
     AccountSnapshot.objects.bulk_create(
-        [AccountSnapshot(account_id=item.row["account_id"], **item.fields) for item in items],
+        [AccountSnapshot(account_id=item.row["account_id"], **{
+            **item.fields,
+            "cost_breakdown": _json_value(item.fields["cost_breakdown"]),
+            "cost_breakdown_ttm": _json_value(item.fields["cost_breakdown_ttm"]),
+        }) for item in items],
         update_conflicts=True, unique_fields=["account"], update_fields=SNAPSHOT_FIELDS, batch_size=500,
     )
 

@@ -1,8 +1,8 @@
 """The set-based P&L query, shared by the one-account and the whole-book recompute.
 
 One statement reads the accounts' history versions and aggregates their interactions, so the figures and
-the version they are labelled with come from the same MVCC snapshot. Cost rates are passed in as a VALUES
-list of resolved windows (see ``costing.resolve_rate_windows``) and joined on (kind, channel, date range).
+the version they are labelled with come from the same MVCC snapshot. Cost rates are passed in as arrays of
+resolved windows (see ``costing.resolve_rate_windows``) and joined on (kind, channel, date range).
 The result of this query must equal ``costing.account_pnl`` over the same rows; a property test checks it.
 """
 
@@ -22,6 +22,11 @@ PNL_COLUMNS = [
     "revenue_ttm", "returns_ttm", "cogs_ttm", "orders_ttm",
     "first_order_at", "last_order_at", "last_interaction_at", "order_revenue",
     "cost_to_serve", "cost_to_serve_ttm", "breakdown", "breakdown_ttm",
+    # the account's attributes the CLV needs, and the CAC of its channel's acquisition quarter
+    "status", "relationship", "acquisition_channel_id", "acquired_on", "cac",
+    # the lifetime breakdown again as parallel arrays, so the book path builds P&Ls without parsing JSON; the
+    # JSON columns above come back as text and are written as they come
+    "activities", "activity_counts", "activity_costs",
 ]
 
 
@@ -43,6 +48,18 @@ def rates_values(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> t
     return ", ".join(rows), params
 
 
+def rates_arrays(windows: Sequence[RateWindow], breaks: Sequence[datetime]) -> list[list]:
+    """The rate windows as seven parallel arrays for ``unnest``: a query text that does not grow with the
+    number of rates, so a one-account recompute does not pay for planning a long VALUES list."""
+    position = {moment: index + 1 for index, moment in enumerate(breaks)}  # width_bucket numbering
+    return [
+        [w.activity for w in windows], [w.kind for w in windows], [w.channel for w in windows],
+        [w.per_unit for w in windows], [w.rate for w in windows],
+        [position[utc_midnight(w.valid_from)] for w in windows],
+        [position[utc_midnight(w.valid_to)] if w.valid_to else len(breaks) + 1 for w in windows],
+    ]
+
+
 def utc_midnight(day: date) -> datetime:
     """The start of ``day`` in UTC."""
     return datetime.combine(day, time.min, tzinfo=UTC)
@@ -58,12 +75,14 @@ def pnl_query(
     then worked out on that much smaller set. Accounts without interactions come back with zeros.
     """
     breaks = rate_breaks(windows)
-    values, rate_params = rates_values(windows, breaks)
+    rate_params = rates_arrays(windows, breaks)
     only = "WHERE i.account_id = ANY(%s)" if account_ids is not None else ""
     only_accounts = "WHERE a.id = ANY(%s)" if account_ids is not None else ""
     ids = [list(account_ids)] if account_ids is not None else []
     sql = f"""
-    WITH rates(activity, kind, channel, per_unit, rate, bucket_from, bucket_to) AS (VALUES {values}),
+    WITH rates(activity, kind, channel, per_unit, rate, bucket_from, bucket_to) AS (
+        SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::boolean[], %s::numeric[], %s::int[], %s::int[])
+    ),
     grouped AS (
         SELECT i.account_id, i.kind, i.channel,
             width_bucket(i.occurred_at, %s::timestamptz[]) AS bucket,
@@ -110,7 +129,8 @@ def pnl_query(
             sum(coalesce(cost_ttm, 0)) AS cost_to_serve_ttm,
             jsonb_object_agg(activity, jsonb_build_object('count', n, 'cost', cost::text)) AS breakdown,
             jsonb_object_agg(activity, jsonb_build_object('count', n_ttm, 'cost', coalesce(cost_ttm, 0)::text))
-                FILTER (WHERE n_ttm > 0) AS breakdown_ttm
+                FILTER (WHERE n_ttm > 0) AS breakdown_ttm,
+            array_agg(activity) AS activities, array_agg(n) AS activity_counts, array_agg(cost) AS activity_costs
         FROM costed
         GROUP BY account_id
     )
@@ -119,10 +139,14 @@ def pnl_query(
         coalesce(m.revenue_ttm, 0), coalesce(m.returns_ttm, 0), coalesce(m.cogs_ttm, 0), coalesce(m.orders_ttm, 0),
         m.first_order_at, m.last_order_at, m.last_interaction_at, coalesce(m.order_revenue, 0),
         coalesce(c.cost_to_serve, 0), coalesce(c.cost_to_serve_ttm, 0),
-        coalesce(c.breakdown, '{{}}'::jsonb), coalesce(c.breakdown_ttm, '{{}}'::jsonb)
+        coalesce(c.breakdown, '{{}}'::jsonb)::text, coalesce(c.breakdown_ttm, '{{}}'::jsonb)::text,
+        a.status, a.relationship, a.acquisition_channel_id, a.acquired_on, cac.cac,
+        coalesce(c.activities, '{{}}'), coalesce(c.activity_counts, '{{}}'), coalesce(c.activity_costs, '{{}}')
     FROM crm_account a
     LEFT JOIN money m ON m.account_id = a.id
     LEFT JOIN costs c ON c.account_id = a.id
+    LEFT JOIN profitability_channelcac cac
+        ON cac.channel_id = a.acquisition_channel_id AND cac.quarter_start = date_trunc('quarter', a.acquired_on)::date
     {only_accounts}
     """
     params = [*rate_params, breaks, ttm_start, *ids, *ids]
