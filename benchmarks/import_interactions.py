@@ -224,6 +224,7 @@ def main() -> None:
     services_log = logging.getLogger("crm.imports.services")
     services_log.addHandler(PHASES)
     services_log.setLevel(logging.INFO)
+    services_log.propagate = False  # printed below, laid out; not a second time by the console handler
     call_command("migrate", verbosity=0)
     if args.reset:
         from crm.management.commands.seed_demo import book_reset

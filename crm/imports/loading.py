@@ -2,6 +2,9 @@
 
 Every batch goes through the same steps:
 
+0. **prepare** (:meth:`Loader.prepare`, no database) — repeated keys within the batch are set aside and, on
+   PostgreSQL, the rows rendered as COPY text; the run does this in its reading thread, so it overlaps the
+   database's work on the batch before;
 1. **stage** — the batch's valid rows are COPYed into a temporary table (typed columns);
 2. **resolve** — references are joined in one statement (account by its id in the same source system,
    product by SKU, contact, owner, channel by name, the record as it is stored now); rows whose reference
@@ -13,18 +16,21 @@ Every batch goes through the same steps:
 4. **upsert** — ``INSERT ... SELECT ... ON CONFLICT (source_system, external_id) DO UPDATE SET ... WHERE
    (stored) IS DISTINCT FROM (new)``: created rows, updated rows and unchanged rows (not touched at all) are
    counted from ``RETURNING (xmax = 0)``. On update only the mapped fields are written, so a file without
-   a column leaves that field as it is. Interactions (and survey answers) bump ``history_version`` of
-   every account they touch — the new one and, if an interaction moved, the old one — in the same statement.
+   a column leaves that field as it is. Rows equal to their stored record are left out before the write
+   (no conflict handling, no row lock), and new interactions go in with a plain ``INSERT`` (see
+   ``InteractionLoader.upsert``). Interactions (and survey answers) bump ``history_version`` of every account
+   they touch — the new one and, if an interaction moved, the old one — in the batch's transaction, once
+   per run and account, plus once more at the end for accounts a later batch changed again
+   (``PgLoader._bump``).
 
-The caller runs :meth:`Loader.load` inside ``transaction.atomic()``: a batch is all or nothing, and rows
-are never half-applied. Nothing here reads the clock except ``now()`` for ``created_at``/``updated_at``.
+The caller runs :meth:`Loader.load` (or :meth:`Loader.load_prepared`) inside ``transaction.atomic()``: a
+batch is all or nothing, and rows are never half-applied. Nothing here reads the clock except ``now()`` for
+``created_at``/``updated_at``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -52,6 +58,7 @@ class LoadContext:
     source_system: str
     mapped: frozenset[str]  # the fields that have a column
     user_id: int | None = None
+    resumed: bool = False  # a run redone after a crash (see PgLoader._bump)
 
 
 def loader_for(context: LoadContext) -> Loader:
@@ -77,6 +84,14 @@ class Loader:
 
     def load(self, rows: list[tuple[int, dict[str, Any]]]) -> BatchResult:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def prepare(self, rows: list[tuple[int, dict[str, Any]]]) -> Any:
+        """The batch made ready to load, without the database (the run calls it in its reading thread, so
+        this work overlaps the database's on the batch before); :meth:`load_prepared` takes the result."""
+        return rows
+
+    def load_prepared(self, prepared: Any) -> BatchResult:
+        return self.load(prepared)
 
     def finish(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -106,28 +121,26 @@ def duplicate_field(kind: str) -> tuple[str, str]:
 def dedupe_batch(kind: str, rows: list[tuple[int, dict[str, Any]]], rejects: list[Reject]
                  ) -> list[tuple[int, dict[str, Any]]]:
     """The rows whose key no earlier row of the batch has; the others are added to ``rejects``."""
-    first: dict[str, int] = {}
+    if kind == ImportKind.MARKETING_SPEND:
+        keys = [key_of(kind, values) for _, values in rows]
+    else:
+        name = key_fields(kind)[0]
+        keys = [str(values[name]) for _, values in rows]
+    lines = [line for line, _ in rows]
+    # Built backwards, so each key keeps its first line; as many keys as rows means no repeats (the usual).
+    first = dict(zip(reversed(keys), reversed(lines), strict=True))
+    if len(first) == len(rows):
+        return rows
     kept = []
     field, what = duplicate_field(kind)
-    for line, values in rows:
-        taken = first.setdefault(key_of(kind, values), line)
-        if taken == line:
-            kept.append((line, values))
+    for key, row in zip(keys, rows, strict=True):
+        taken = first[key]
+        if taken == row[0]:
+            kept.append(row)
         else:
-            rejects.append((line, field, f"the same {what} is already on line {taken} of this file "
-                                         "(the first one is imported)"))
+            rejects.append((row[0], field, f"the same {what} is already on line {taken} of this file "
+                                           "(the first one is imported)"))
     return kept
-
-
-def copy_text(value: Any) -> str | None:
-    """A value in the text form PostgreSQL's COPY parses (cheaper to send than Python objects)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal | int):
-        return str(value)
-    return value
 
 
 def reason_unknown(what: str, value: str, source_system: str) -> str:

@@ -12,8 +12,9 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 
 from ..models_imports import ImportKind
+from .copy_format import copy_text
 from .fields import FIELDS
-from .loading import BatchResult, LoadContext, Loader, copy_text, dedupe_batch, duplicate_field, reason_unknown
+from .loading import BatchResult, LoadContext, Loader, Reject, dedupe_batch, duplicate_field, reason_unknown
 
 PG_TYPES = {
     "text": "text", "email": "text", "country": "text", "choice": "text", "decimal": "numeric(14, 2)",
@@ -30,6 +31,18 @@ class Target:
     value: str
     fields: tuple[str, ...] = ()
     on_update: bool = True
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready for the database: its rows after in-batch de-duplication (and the rows that repeated
+    a key, as rejects), how many rows it had, and the kept rows as COPY text of ``columns``."""
+
+    rows: list[tuple[int, dict[str, Any]]]
+    rejects: list[Reject]
+    given: int
+    columns: list[str]
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,10 @@ class PgLoader(Loader):
         self.fields = [spec.name for spec in FIELDS[context.kind]]
         self.types = {spec.name: PG_TYPES[spec.type] for spec in FIELDS[context.kind]}
         self.params = {"source": context.source_system, "user": context.user_id}
+        # History versions (see _bump): accounts bumped by a batch of this run, and those a later batch
+        # changed again, which the run bumps once more when it finishes.
+        self.bumped: set[int] = set()
+        self.again: set[int] = set()
 
     # --- the run -----------------------------------------------------------------------------------------
 
@@ -73,37 +90,58 @@ class PgLoader(Loader):
     def finish(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS import_seen, import_stage, import_resolved")
+        if self.again:
+            with transaction.atomic(), connection.cursor() as cursor:
+                _bump_versions(cursor, self.again)
+            self.again = set()
+
+    def checkpoint(self) -> Any:
+        return set(self.bumped), set(self.again)
+
+    def restore(self, state: Any) -> None:
+        self.bumped, self.again = state
 
     def load(self, rows: list[tuple[int, dict[str, Any]]]) -> BatchResult:
-        result = BatchResult()
-        given = len(rows)
+        return self.load_prepared(self.prepare(rows))
+
+    def prepare(self, rows: list[tuple[int, dict[str, Any]]]) -> Prepared:
+        """De-duplicate the batch and render its rows as COPY text (pure Python: the run does this in its
+        reading thread while the database works on the batch before)."""
+        rejects: list[Reject] = []
+        kept = dedupe_batch(self.context.kind, rows, rejects)
+        # Only the mapped fields travel; the staging table's other columns stay NULL.
+        names = [name for name in self.fields if name in self.context.mapped]
+        data = copy_text([line for line, _ in kept],
+                         [(self.types[name].split("(")[0], [values.get(name) for _, values in kept])
+                          for name in names])
+        return Prepared(rows=kept, rejects=rejects, given=len(rows), columns=names, data=data)
+
+    def load_prepared(self, prepared: Prepared) -> BatchResult:
+        result = BatchResult(rejects=list(prepared.rejects))
         phase = self.phases
-        with phase("dedupe in batch"):
-            rows = dedupe_batch(self.context.kind, rows, result.rejects)
-        if rows:
+        if prepared.rows:
             with connection.cursor() as cursor:
+                # The batch's commit need not wait for its WAL to reach the disk: a database crash can lose
+                # only the last batches committed, with their job counters, and the re-run redoes them.
+                cursor.execute("SET LOCAL synchronous_commit = off")
                 with phase("stage (COPY)"):
-                    self._stage(cursor, rows)
+                    self._stage(cursor, prepared)
                 self._resolve(cursor)
                 with phase("lookup rejects"):
                     result.rejects += self._lookup_rejects(cursor)
                 with phase("upsert"):
                     self.upsert(cursor, result)
-        result.unchanged = given - len(result.rejects) - result.created - result.updated
+        result.unchanged = prepared.given - len(result.rejects) - result.created - result.updated
         return result
 
     # --- the steps ---------------------------------------------------------------------------------------
 
-    def _stage(self, cursor: Any, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    def _stage(self, cursor: Any, prepared: Prepared) -> None:
         cursor.execute("DROP TABLE IF EXISTS import_stage, import_resolved")
         columns = ", ".join(f"{name} {self.types[name]}" for name in self.fields)
         cursor.execute(f"CREATE TEMP TABLE import_stage (line integer NOT NULL, {columns})")
-        names = self.fields
-        with cursor.cursor.copy(f"COPY import_stage (line, {', '.join(names)}) FROM STDIN") as copy:
-            write = copy.write_row
-            for line, values in rows:
-                get = values.get
-                write((line, *[copy_text(get(name)) for name in names]))
+        with cursor.cursor.copy(f"COPY import_stage (line, {', '.join(prepared.columns)}) FROM STDIN") as copy:
+            copy.write(prepared.data)
         # No ANALYZE: without statistics the planner sizes a temp table by its pages, which is enough for
         # the hash joins below, and ANALYZE cost more than it saved.
 
@@ -156,6 +194,31 @@ class PgLoader(Loader):
     def upsert(self, cursor: Any, result: BatchResult) -> None:  # pragma: no cover - per kind
         raise NotImplementedError
 
+    def _bump(self, cursor: Any, touched: set[int], result: BatchResult) -> None:
+        """Bump ``history_version`` of the accounts whose interactions this batch changed — in the batch's
+        transaction, so a committed change is never without its bump — but each account only the first time
+        in a run: a million-row file touches its accounts in every batch, and bumping 10,000 accounts per
+        batch (each a non-HOT update through all of crm_account's indexes) cost a quarter of the import.
+        Accounts changed again by a later batch are bumped once more when the run finishes (:meth:`finish`),
+        so a snapshot the engines took between two batches is never taken for current. A run redone after a
+        crash (``context.resumed``) counts every account its rows name as touched: the crashed run may have
+        committed changes whose second bump it never made.
+        """
+        result.touched_account_ids |= touched
+        new = touched - self.bumped
+        if new:
+            _bump_versions(cursor, new)
+            self.bumped |= new
+        self.again |= touched - new
+
+    def _touched_sql(self, moved_from: str) -> str:
+        """SQL for the batch's touched account ids beyond those its writes returned: rows that moved from
+        another account (``moved_from``: the stored account column), or every row's account when resumed."""
+        sql = f" UNION SELECT r.{moved_from} FROM import_resolved r WHERE r.{moved_from} <> r.account_id"  # noqa: S608
+        if self.context.resumed:
+            sql += " UNION SELECT r.account_id FROM import_resolved r"
+        return sql
+
     # --- helpers for the upserts -------------------------------------------------------------------------
 
     def written(self, targets: list[Target]) -> list[Target]:
@@ -164,12 +227,14 @@ class PgLoader(Loader):
         return [t for t in targets if t.on_update and (not t.fields or mapped.intersection(t.fields))]
 
     def upsert_sql(self, table: str, conflict: str, targets: list[Target], *, where: str = "",
-                   touch: str = "updated_at", returning: str = "", stored_prefix: str = "") -> str:
+                   touch: str = "updated_at", returning: str = "", stored_prefix: str = "",
+                   stored_only: bool = False) -> str:
         """``INSERT ... SELECT ... FROM import_resolved r ON CONFLICT DO UPDATE`` writing only changes.
 
         With ``stored_prefix`` (say ``e_``), the resolved batch carries the stored record's columns
         (``r.e_id``, ``r.e_<column>``) and rows equal to it are left out before the insert — an unchanged
-        row then costs no conflict handling and no row lock.
+        row then costs no conflict handling and no row lock. ``stored_only`` leaves out the rows that had no
+        stored record too (the caller inserts them).
         """
         columns = ", ".join(t.column for t in targets)
         values = ", ".join(t.value for t in targets)
@@ -178,7 +243,8 @@ class PgLoader(Loader):
         if stored_prefix:
             stored_row = ", ".join(f"r.{stored_prefix}{t.column}" for t in updates)
             new_row = ", ".join(t.value for t in updates)
-            source += f" WHERE r.{stored_prefix}id IS NULL OR ROW({stored_row}) IS DISTINCT FROM ROW({new_row})"
+            new = f"r.{stored_prefix}id IS NOT NULL AND" if stored_only else f"r.{stored_prefix}id IS NULL OR"
+            source += f" WHERE {new} ROW({stored_row}) IS DISTINCT FROM ROW({new_row})"
         set_list = ", ".join(f"{t.column} = EXCLUDED.{t.column}" for t in updates)
         if touch:
             set_list += f", {touch} = EXCLUDED.{touch}"
@@ -264,26 +330,43 @@ class InteractionLoader(PgLoader):
         ]
 
     def upsert(self, cursor: Any, result: BatchResult) -> None:
-        insert = self.upsert_sql("crm_interaction", "source_system, external_id", self.targets(),
-                                 returning=", t.account_id", stored_prefix="e_")
+        targets = self.targets()
+        # Rows with no stored record when the batch was resolved go in with a plain INSERT: ON CONFLICT's
+        # speculative insertion costs a third more per row, and a first import is all new rows. Should
+        # another writer store one of these keys meanwhile, the INSERT fails on the unique key and the run
+        # loads the batch again in halves (services._load), which then resolve that key as stored.
         cursor.execute(
-            f"""WITH up AS ({insert}),
-                touched AS (
-                    SELECT account_id FROM up
-                    UNION SELECT r.e_account_id FROM import_resolved r WHERE r.e_account_id <> r.account_id
-                ),
-                bump AS (
-                    UPDATE crm_account SET history_version = history_version + 1
-                    WHERE id IN (SELECT account_id FROM touched) RETURNING id
-                )
+            f"INSERT INTO crm_interaction ({', '.join(t.column for t in targets)})"  # noqa: S608
+            f" SELECT {', '.join(t.value for t in targets)} FROM import_resolved r WHERE r.e_id IS NULL",
+            self.params,
+        )
+        inserted = cursor.rowcount
+        changes = self.upsert_sql("crm_interaction", "source_system, external_id", targets,
+                                  returning=", t.account_id", stored_prefix="e_", stored_only=True)
+        cursor.execute(
+            f"""WITH up AS ({changes})
                 SELECT (SELECT count(*) FILTER (WHERE created) FROM up),
                        (SELECT count(*) FILTER (WHERE NOT created) FROM up),
-                       (SELECT array_agg(id) FROM bump)""",  # noqa: S608
+                       (SELECT array_agg(account_id) FROM (
+                            SELECT account_id FROM up
+                            UNION SELECT r.account_id FROM import_resolved r WHERE r.e_id IS NULL
+                            {self._touched_sql("e_account_id")}) touched)""",  # noqa: S608
             self.params,
         )
         created, updated, touched = cursor.fetchone()
-        result.created, result.updated = created, updated
-        result.touched_account_ids.update(touched or ())
+        # (an ON CONFLICT insert here is a stored row deleted meanwhile: created again)
+        result.created, result.updated = inserted + created, updated
+        with self.phases("history versions"):
+            self._bump(cursor, set(touched or ()), result)
+
+
+def _bump_versions(cursor: Any, account_ids: set[int]) -> None:
+    # In id order, so two runs bumping overlapping accounts lock them in the same order.
+    cursor.execute(
+        "UPDATE crm_account SET history_version = history_version + 1 WHERE id IN"
+        " (SELECT id FROM crm_account WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)",
+        [sorted(account_ids)],
+    )
 
 
 class SurveyLoader(PgLoader):
@@ -354,23 +437,16 @@ class SurveyLoader(PgLoader):
                         SELECT external_id, created FROM answers UNION ALL SELECT external_id, created FROM touches
                     ) x GROUP BY external_id
                 ),
-                touched AS (
-                    SELECT account_id FROM touches
-                    UNION SELECT r.existing_account_id FROM import_resolved r
-                    WHERE r.existing_account_id <> r.account_id
-                ),
-                bump AS (
-                    UPDATE crm_account SET history_version = history_version + 1
-                    WHERE id IN (SELECT account_id FROM touched) RETURNING id
-                )
+                touched AS (SELECT account_id FROM touches {self._touched_sql("existing_account_id")})
                 SELECT (SELECT count(*) FILTER (WHERE created) FROM per_row),
                        (SELECT count(*) FILTER (WHERE NOT created) FROM per_row),
-                       (SELECT array_agg(id) FROM bump)""",  # noqa: S608
+                       (SELECT array_agg(account_id) FROM touched)""",  # noqa: S608
             self.params,
         )
         created, updated, touched = cursor.fetchone()
         result.created, result.updated = created, updated
-        result.touched_account_ids.update(touched or ())
+        with self.phases("history versions"):
+            self._bump(cursor, set(touched or ()), result)
 
 
 class ContactLoader(PgLoader):

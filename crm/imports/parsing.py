@@ -71,6 +71,8 @@ def parse_money(text: str, decimal_separator: str = ".", *, minimum: int | None 
 
 def parse_int(text: str, decimal_separator: str = ".") -> int:
     """A whole number; ``3.0`` and ``1,000`` (with the other separator grouping) are accepted."""
+    if text.isascii() and text.isdigit():  # the common case, without the general parser
+        return int(text)
     value = parse_decimal(text, decimal_separator)
     if value != value.to_integral_value():
         raise ValueError(f"not a whole number: '{text}'")

@@ -2,14 +2,7 @@
 (function () {
   "use strict";
 
-  // A form that fails validation comes back with 422 Unprocessable Content: swap it in so the errors
-  // show next to their fields (htmx 2 does not swap 4xx responses by default).
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr && event.detail.xhr.status === 422) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
+  // 422 answers (a form with its errors) are swapped in by the htmx-config rule in base.html.
 
   // After a form swap, put the keyboard where the user needs it: the first invalid field, or the first
   // field of the fresh form after a successful save (its status message announces the save). htmx:load

@@ -182,3 +182,19 @@ def test_scan_now_enqueues_a_scan_after_commit(ada, django_capture_on_commit_cal
     assert calls == [{"full": True}]
 
 
+
+
+def test_a_merge_needs_a_recent_password_confirmation(candidate, ada, settings):
+    import time
+
+    from crm.reauth import REAUTH_AT_KEY
+
+    settings.REAUTH_WINDOW = 600
+    client = client_for(ada)
+    session = client.session
+    session[REAUTH_AT_KEY] = int(time.time()) - 601
+    session.save()
+    response = client.post(reverse("duplicate_merge", args=[candidate.pk]), {"confirm": "1"})
+    assert response.status_code == 302 and response.url.startswith(reverse("reauth_confirm"))
+    assert Account.objects.filter(pk__in=[candidate.low_id, candidate.high_id]).count() == 2
+    assert not AccountMerge.objects.exists()

@@ -5,11 +5,14 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crm.imports import parsing
+from crm.imports.copy_format import copy_text
 from crm.imports.errors import ImportFileError
 from crm.imports.mapping import suggest_columns
-from crm.imports.reading import OVERFLOW, detect_format, estimate_rows, iter_records
+from crm.imports.reading import OVERFLOW, FileFormat, detect_format, estimate_rows, iter_records, record_of
 from crm.imports.validation import ROW, RowValidator, check_columns
 
 
@@ -231,3 +234,87 @@ class TestValidationAndMapping:
         assert results[0] == {}
         assert results[1] == {"name": "unreadable characters: the file is not valid utf-8 text — choose its "
                                       "encoding"}
+
+
+# --- The batch validator gives what the row validator gives ---------------------------------------------
+
+_CELLS = st.one_of(
+    st.sampled_from([
+        "", " ", "A-1", "A-1", " C-9 ", "order", "Return", "Support ticket", "teleport", "2025-03-01",
+        "31.01.2025", "31.02.2025", "2025-03-01 10:00", "12,50", "1.234,50", "-5", "10", "007", "2.5", "x\x00y",
+        "M\ufffdller", "€ 12", "churned", "active", "lost", "DE", "deu", "ann@example.com", "ann@", "x" * 101,
+        "99999999999999999", "\x00csv error: bad", "1-49", "²",
+    ]),
+    st.text(max_size=8),
+)
+
+
+_GOOD = {  # per kind: the columns a..g and well-formed cells for each (so many rows take the fast path)
+    "interactions": ({"external_id": "a", "account_external_id": "b", "kind": "c", "occurred_at": "d", "amount": "e",
+                      "quantity": "f", "note": "g"},
+                     [["A-1", "A-2", " A-3"], ["C-1"], ["order", "Return", "call"], ["2025-03-01", "31.01.2025 10:00"],
+                      ["12,50", "3.00", ""], ["2", "", "007"], ["", "a note"]]),
+    "accounts": ({"external_id": "a", "name": "b", "status": "c", "churned_on": "d", "country": "e",
+                  "employee_band": "f", "web_domain": "g"},
+                 [["A-1", "A-2"], ["Acme"], ["active", "", "churned", "lost"], ["", "2024-05-01"], ["de", ""],
+                  ["1-49", ""], ["acme.example", ""]]),
+    "contacts": ({"external_id": "a", "account_external_id": "b", "name": "c", "email": "d"},
+                 [["P-1", "P-2"], ["C-1"], ["Ann"], ["ann@Example.com", ""], [""], [""], [""]]),
+    "survey_answers": ({"external_id": "a", "account_external_id": "b", "score": "c", "answered_at": "d"},
+                       [["S-1"], ["C-1"], ["0", "10", "7"], ["2025-03-01"], [""], [""], [""]]),
+    "marketing_spend": ({"channel": "a", "month": "b", "amount": "c"},
+                        [["Web", "Fairs"], ["2025-03", "03/2025"], ["100", "1.234,50"], [""], [""], [""], [""]]),
+}
+
+
+def _rows(kind: str) -> st.SearchStrategy[list[list[str]]]:
+    good = _GOOD[kind][1]
+    odd = st.sampled_from(["", " ", "x" * 101, "x\x00y", "M\ufffdller", "\x00csv error: bad", "abc", "-5",
+                           "99999999999999999"])
+    cell = [st.one_of(st.sampled_from(values), st.sampled_from(values), st.sampled_from(values), odd, _CELLS)
+            for values in good]
+    full = st.tuples(*cell).map(list)
+    ragged = st.lists(_CELLS, max_size=9)
+    return st.lists(st.one_of(full, full, full, ragged), max_size=15)
+
+
+@pytest.mark.parametrize("kind", list(_GOOD))
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), xlsx=st.booleans(), decimal=st.sampled_from([".", ","]))
+def test_validating_a_batch_column_by_column_equals_validating_each_row(kind, data, xlsx, decimal):
+    rows = data.draw(_rows(kind))
+    fmt = FileFormat(encoding="utf-8", delimiter=",", decimal_separator=decimal, date_order="dmy",
+                     is_xlsx=xlsx, headers=["a", "b", "c", "d", "e", "f", "g"])
+    validator = RowValidator(kind, _GOOD[kind][0], fmt)
+    numbered = list(enumerate(rows, start=2))
+    expected_valid, expected_rejected = [], []
+    for line, cells in numbered:
+        values, errors = validator.validate(record_of(fmt.headers, cells))
+        (expected_rejected if errors else expected_valid).append((line, errors or values))
+    assert validator.validate_rows(numbered) == (expected_valid, expected_rejected)
+
+
+@pytest.mark.parametrize(("cells", "why"), [
+    (["x" * 101, "C-1", "order", "2025-03-01"], "external_id"), (["A-1", "", "order", "2025-03-01"], "required"),
+    (["A-1", "C\x00", "order", "2025-03-01"], "NUL"), (["A-1", "M\ufffd", "order", "2025-03-01"], "encoding"),
+    (["\x00csv error: x"], "csv"), (["A-1", "C-1", "order", "2025-03-01", "", "", "", "surplus"], "overflow"),
+    (["A-1", "C-1", "order", "2025-03-01", "-1"], "negative"), (["A-1", "C-1", "order", "2025-02-30"], "date"),
+])
+def test_the_batch_validator_sends_each_kind_of_problem_to_the_row_validator(cells, why):
+    fmt = FileFormat(headers=["a", "b", "c", "d", "e", "f", "g"])
+    validator = RowValidator("interactions", _GOOD["interactions"][0], fmt)
+    good = ["A-0", "C-1", "order", "2025-03-01"]
+    valid, rejected = validator.validate_rows([(2, good), (3, cells), (4, ["A-9", *good[1:]])])
+    assert [line for line, _ in valid] == [2, 4]
+    assert rejected == [(3, validator.validate(record_of(fmt.headers, cells))[1])] and rejected[0][1], why
+
+
+def test_copy_text_escapes_text_and_renders_every_type():
+    data = copy_text([2, 3], [
+        ("text", ["a\tb\\c\nd\re", None]), ("text", ["plain", "also"]), ("numeric", [Decimal("1.50"), None]),
+        ("bigint", [None, 7]), ("date", [date(2025, 3, 1), None]),
+        ("timestamptz", [datetime(2025, 3, 1, 10, 30, tzinfo=UTC), None]),
+    ])
+    assert data == (b"2\ta\\tb\\\\c\\nd\\re\tplain\t1.50\t\\N\t2025-03-01\t2025-03-01T10:30:00+00:00\n"
+                    b"3\t\\N\talso\t\\N\t7\t\\N\t\\N\n")
+    assert copy_text([], [("text", [])]) == b""

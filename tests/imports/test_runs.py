@@ -81,7 +81,7 @@ class TestRuns:
                                                                               django_capture_on_commit_callbacks):
         settings.TIERWISE_IMPORT_BATCH_ROWS = 2
         acme, beta = linked("C-1"), linked("C-2")
-        rows = interactions(3) + [["SO-9", "C-2", "order", "2025-03-01", "1"]]
+        rows = interactions(5) + [["SO-9", "C-2", "order", "2025-03-01", "1"]]
         versions = dict(Account.objects.values_list("pk", "history_version"))
         progress: list[int] = []
         real_load = services._Run._load
@@ -96,13 +96,52 @@ class TestRuns:
               django_capture_on_commit_callbacks(execute=True)):
             job = import_file(path=write_csv(rows), original_name="o.csv", source_system="erp",
                               kind="interactions")
-        assert progress == [2, 4]
-        assert (job.status, job.rows_total, job.rows_processed, job.rows_created) == ("done", 4, 4, 4)
+        assert progress == [2, 4, 6]
+        assert (job.status, job.rows_total, job.rows_processed, job.rows_created) == ("done", 6, 6, 6)
         assert job.started_at <= job.finished_at
         send.assert_called_once_with(sender=Account, account_ids=sorted([acme.pk, beta.pk]))
-        # one bump per batch that touched the account: the first batch touched only Acme
+        # Bumped with the first batch that changed it, and — changed again by later batches — once more at
+        # the end (not once per batch); Beta only by the last batch.
         after = dict(Account.objects.values_list("pk", "history_version"))
         assert (after[acme.pk] - versions[acme.pk], after[beta.pk] - versions[beta.pk]) == (2, 1)
+
+    def test_every_batch_commits_its_changes_with_a_bump_of_their_accounts(self, settings, write_csv):
+        settings.TIERWISE_IMPORT_BATCH_ROWS = 2
+        acme, beta = linked("C-1"), linked("C-2")
+        rows = [*interactions(2), ["SO-9", "C-2", "order", "2025-03-01", "1"],
+                ["SO-10", "C-1", "order", "2025-03-01", "1"]]
+        seen: list[tuple[int, int, int]] = []
+        real_load = services._Run._load
+
+        def spy(run, loader, batch):  # type: ignore[no-untyped-def]
+            done = real_load(run, loader, batch)  # committed (on PostgreSQL a batch is its own transaction)
+            versions = dict(Account.objects.values_list("pk", "history_version"))
+            seen.append((Interaction.objects.count(), versions[acme.pk], versions[beta.pk]))
+            return done
+
+        start = dict(Account.objects.values_list("pk", "history_version"))
+        with mock.patch.object(services._Run, "_load", spy):
+            import_file(path=write_csv(rows), original_name="o.csv", source_system="erp", kind="interactions")
+        # each batch's rows arrive with a bump of every account they are the first change to in this run
+        assert seen == [(2, start[acme.pk] + 1, start[beta.pk]), (4, start[acme.pk] + 1, start[beta.pk] + 1)]
+        after = dict(Account.objects.values_list("pk", "history_version"))
+        assert (after[acme.pk], after[beta.pk]) == (start[acme.pk] + 2, start[beta.pk] + 1)
+
+    def test_a_run_redone_after_a_crash_bumps_every_account_its_rows_name(self, write_csv,
+                                                                          django_capture_on_commit_callbacks):
+        acme = linked("C-1")
+        job = queued_job(write_csv(interactions(2)))
+        import_job_run(job_id=job.pk)
+        before = Account.objects.get(pk=acme.pk).history_version
+        # The crashed run may have committed changes without the bump it owed at the end: redone, the rows
+        # are all unchanged, yet their accounts are bumped and announced.
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)
+        with (mock.patch("crm.signals.history_changed.send") as send,
+              django_capture_on_commit_callbacks(execute=True)):
+            again = import_job_run(job_id=job.pk)
+        assert (again.rows_created, again.rows_unchanged) == (0, 2)
+        assert Account.objects.get(pk=acme.pk).history_version == before + 1
+        send.assert_called_once_with(sender=Account, account_ids=[acme.pk])
 
     def test_an_unchanged_reimport_touches_no_account(self, write_csv, django_capture_on_commit_callbacks):
         linked("C-1")
@@ -183,16 +222,16 @@ class TestRuns:
 
         def refusing_loader(context):  # type: ignore[no-untyped-def]
             loader = original_load(context)
-            inner = loader.load
+            inner = loader.load_prepared
 
-            def load(rows):  # type: ignore[no-untyped-def]
+            def load_prepared(prepared):  # type: ignore[no-untyped-def]
                 from django.db import IntegrityError
 
-                if any(line == 3 for line, _ in rows):
+                if any(line == 3 for line, _ in getattr(prepared, "rows", prepared)):
                     raise IntegrityError('new row violates check constraint "made_up"\nDETAIL: ...')
-                return inner(rows)
+                return inner(prepared)
 
-            loader.load = load
+            loader.load_prepared = load_prepared
             return loader
 
         with mock.patch.object(services, "loader_for", refusing_loader):
@@ -287,3 +326,38 @@ class TestCommand:
                          stdout=StringIO())
         with pytest.raises(CommandError, match="No such file|No such file or directory"):
             call_command("import_data", "erp", "interactions", "/nonexistent.csv", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_another_writer_stores_meanwhile_is_updated_not_refused(write_csv, settings):
+    """New rows go in with a plain INSERT; one that another writer stored after the batch was resolved makes
+    it fail on the unique key, and the batch loaded again in halves updates that row instead."""
+    import psycopg
+    from django.db import connection
+
+    from crm.imports.loading_pg import InteractionLoader
+
+    settings.TIERWISE_IMPORT_PIPELINE = True  # committed data: the writer thread's own connection sees it
+    account = linked("C-1")
+    real_resolve = InteractionLoader._resolve
+    raced: list[bool] = []
+
+    def resolve_then_race(loader, cursor):  # type: ignore[no-untyped-def]
+        real_resolve(loader, cursor)
+        if not raced:
+            raced.append(True)
+            db = connection.settings_dict
+            with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
+                                 password=db["PASSWORD"] or None, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO crm_interaction (account_id, kind, channel, occurred_at, amount, direct_cost, note,"
+                    " source_system, external_id, created_at, updated_at) VALUES"
+                    " (%s, 'visit', 'other', now(), 0, 0, 'by the API', 'erp', 'SO-2', now(), now())", [account.pk])
+
+    with mock.patch.object(InteractionLoader, "_resolve", resolve_then_race):
+        job = import_file(path=write_csv(interactions(4)), original_name="o.csv", source_system="erp",
+                          kind="interactions")
+    assert raced
+    assert (job.status, job.rows_created, job.rows_updated, job.rows_rejected) == ("done", 3, 1, 0)
+    so2 = Interaction.objects.get(source_system="erp", external_id="SO-2")
+    assert (so2.kind, so2.amount) == ("order", 2)

@@ -66,6 +66,19 @@ class TestInteractions:
         ticket = Interaction.objects.get(external_id="SO-3")
         assert (ticket.account, ticket.kind, ticket.amount, ticket.channel) == (beta, "support_email", 0, "other")
 
+    def test_text_reaches_the_database_exactly_as_written(self, write_csv):
+        """Rows travel as COPY text: tabs, line breaks, backslashes and what looks like COPY's NULL survive."""
+        linked("C\\1")
+        notes = ["tab\there", "two\nlines", "back\\slash", "\\N", "\\.", "crlf\r\nend", "Müller € ✓", "'quoted'"]
+        rows = [["id", "account", "kind", "date", "note"],
+                *[[f"N\t{i}", "C\\1", "visit", "2025-03-01", note] for i, note in enumerate(notes)]]
+        job = import_file(path=write_csv(rows), original_name="n.csv", source_system="erp", kind="interactions")
+        assert counts(job) == (8, 8, 0, 0, 0), job.error
+        stored = dict(Interaction.objects.values_list("external_id", "note"))
+        assert stored == {f"N\t{i}": note for i, note in enumerate(notes)}
+        again = import_file(path=write_csv(rows), original_name="n.csv", source_system="erp", kind="interactions")
+        assert counts(again) == (8, 0, 0, 8, 0)
+
     def test_it_reimports_the_same_file_without_duplicates_and_updates_changed_rows(self, write_csv):
         linked("C-1"), linked("C-2")
         ProductFactory(sku="BOLT-1")
