@@ -69,6 +69,9 @@ def test_the_worker_imports_a_started_job_and_reports_its_counts(client, ada, im
     assert (done.rows_processed, done.rows_created, done.rows_updated, done.rows_unchanged, done.rows_rejected) == (
         5, 3, 0, 0, 2)
     assert done.started_at and done.finished_at
+    # The job row says done inside the task, a moment before the worker logs the task's success.
+    import_worker.wait_until(lambda: import_worker.succeeded("crm.imports.tasks.run_import") >= 1, timeout=30,
+                             message="the worker to report the task's success")
     assert import_worker.succeeded("crm.imports.tasks.run_import") == 1
     names = dict(AccountSourceId.objects.filter(source_system="Legacy ERP").values_list("external_id", "account__name"))
     assert names == {"C-1": "Müller Maschinenbau GmbH", "C-3": "Atelier Dupont", "C-5": "Brouwerij Van Dijk"}
