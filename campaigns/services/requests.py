@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -88,16 +89,19 @@ def stale_sweep() -> dict:
     accrual, opportunities = stale_account_ids()
     cache.delete_many([tasks.ACCRUAL_QUEUED_KEY.format(i) for i in accrual]
                       + [tasks.OPPORTUNITIES_QUEUED_KEY.format(i) for i in opportunities])
-    if len(accrual) > tasks.BOOK_THRESHOLD:
-        cache.delete(tasks.ACCRUAL_BOOK_QUEUED_KEY)
-        _enqueue_book(tasks.accrue_points_book, tasks.ACCRUAL_BOOK_QUEUED_KEY)
-    else:
-        for chunk in _chunks(accrual, tasks.BATCH):
-            tasks.accrue_points.delay(chunk)
-    if len(opportunities) > tasks.BOOK_THRESHOLD:
-        cache.delete(tasks.OPPORTUNITIES_BOOK_QUEUED_KEY)
-        _enqueue_book(tasks.generate_opportunities_book, tasks.OPPORTUNITIES_BOOK_QUEUED_KEY)
-    else:
-        for chunk in _chunks(opportunities, tasks.BATCH):
-            tasks.generate_opportunities.delay(chunk)
+    _requeue(accrual, tasks.accrue_points, tasks.accrue_points_book, tasks.ACCRUAL_BOOK_QUEUED_KEY)
+    _requeue(opportunities, tasks.generate_opportunities, tasks.generate_opportunities_book,
+             tasks.OPPORTUNITIES_BOOK_QUEUED_KEY)
     return {"accrual": len(accrual), "opportunities": len(opportunities)}
+
+
+def _requeue(account_ids: list[int], batch_task: Any, book_task: Any, book_key: str) -> None:
+    """Queue ``account_ids`` again: one book-level task above the threshold, else batches."""
+    from .. import tasks
+
+    if len(account_ids) > tasks.BOOK_THRESHOLD:
+        cache.delete(book_key)
+        _enqueue_book(book_task, book_key)
+    else:
+        for chunk in _chunks(account_ids, tasks.BATCH):
+            batch_task.delay(chunk)
