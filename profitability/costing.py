@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
+
 ZERO = Decimal("0")
 CENT = Decimal("0.01")
 REVENUE_KINDS = frozenset({"order", "renewal"})
@@ -186,3 +188,162 @@ def account_pnl(facts: Iterable[InteractionFact], windows: Iterable[RateWindow],
         orders=orders,
         breakdown=breakdown,
     )
+
+
+# --- the cost plan: rate windows as a few filtered counts per account ----------------------------------------
+
+
+@dataclass(frozen=True)
+class RateClass:
+    """The interactions one or more rate windows apply to: a kind, some channels (None: every channel), and
+    a date range [valid_from, valid_to)."""
+
+    kind: str
+    channels: tuple[str, ...] | None
+    valid_from: date
+    valid_to: date | None
+    needs_units: bool  # some per-unit rate is charged on this class's quantities
+
+
+@dataclass(frozen=True)
+class CostTerm:
+    """One rate: ``rate`` × (count or units) of the interactions in class ``class_index`` goes to ``activity``."""
+
+    activity: str
+    class_index: int
+    per_unit: bool
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    """Rate windows regrouped so cost-to-serve needs only per-class counts (and units) of an account's
+    interactions: windows of one activity, kind, rate and date range on several channels become one class,
+    and activities charging the same interactions (order handling, shipping) share it. A whole-book query
+    then counts a handful of classes per account in one pass instead of joining every interaction to the
+    rate table."""
+
+    classes: tuple[RateClass, ...]
+    terms: tuple[CostTerm, ...]
+
+
+def cost_plan(windows: Iterable[RateWindow], channels: Sequence[str]) -> CostPlan:
+    """The plan for ``windows`` resolved over ``channels`` (see :func:`resolve_rate_windows`)."""
+    grouped: dict[tuple, list[str]] = {}
+    for w in windows:
+        grouped.setdefault((w.activity, w.kind, w.per_unit, w.rate, w.valid_from, w.valid_to), []).append(w.channel)
+    every = set(channels)
+    index: dict[tuple, int] = {}
+    units: set[int] = set()
+    terms = []
+    for (activity, kind, per_unit, rate, valid_from, valid_to), on in grouped.items():
+        key = (kind, None if set(on) >= every else tuple(sorted(set(on))), valid_from, valid_to)
+        position = index.setdefault(key, len(index))
+        if per_unit:
+            units.add(position)
+        terms.append(CostTerm(activity, position, per_unit, rate))
+    classes = tuple(RateClass(*key, needs_units=position in units) for key, position in index.items())
+    return CostPlan(classes=classes, terms=tuple(terms))
+
+
+def plan_breakdown(plan: CostPlan, counts: Sequence[int], units: Sequence[int]) -> dict[str, ActivityCost]:
+    """Cost by activity from per-class interaction counts and unit totals (same order as ``plan.classes``).
+
+    Equal to :func:`account_pnl`'s breakdown over the same interactions: an activity appears once any of its
+    interactions is counted, even at a zero rate.
+    """
+    counted: dict[str, int] = {}
+    costs: dict[str, Decimal] = {}
+    for term in plan.terms:
+        n = counts[term.class_index]
+        if n:
+            counted[term.activity] = counted.get(term.activity, 0) + n
+            charged = term.rate * (units[term.class_index] if term.per_unit else n)
+            costs[term.activity] = costs.get(term.activity, ZERO) + charged
+    return {activity: ActivityCost(counted[activity], costs[activity]) for activity in sorted(counted)}
+
+
+@dataclass(frozen=True)
+class GroupFact:
+    """An account's interactions of one kind and channel, in one rate period, before or inside the trailing
+    year (``recent``), summed: what a one-account query returns instead of every interaction."""
+
+    kind: str
+    channel: str
+    period: int  # index into ``plan_periods``: the stretch between two dates where some rate starts or stops
+    recent: bool
+    count: int
+    amount: Decimal
+    direct_cost: Decimal
+    units: int
+
+
+def plan_periods(plan: CostPlan) -> list[date]:
+    """Every date a class of ``plan`` starts or stops, sorted: period ``p`` runs from ``[p - 1]`` (or the
+    beginning of time, p = 0) to ``[p]`` (or on, for the last)."""
+    days = {c.valid_from for c in plan.classes} | {c.valid_to for c in plan.classes if c.valid_to is not None}
+    return sorted(days)
+
+
+def class_measures(plan: CostPlan, groups: Iterable[GroupFact], *, recent_only: bool) -> tuple[list[int], list[int]]:
+    """Per class of ``plan``: how many of the grouped interactions it covers, and their units."""
+    periods = plan_periods(plan)
+    counts, units = [0] * len(plan.classes), [0] * len(plan.classes)
+    for g in groups:
+        if recent_only and not g.recent:
+            continue
+        start = periods[g.period - 1] if g.period > 0 else None
+        for n, c in enumerate(plan.classes):
+            if (c.kind == g.kind and (c.channels is None or g.channel in c.channels)
+                    and start is not None and c.valid_from <= start
+                    and (c.valid_to is None or (g.period < len(periods) and periods[g.period] <= c.valid_to))):
+                counts[n] += g.count
+                units[n] += g.units
+    return counts, units
+
+
+def groups_pnl(plan: CostPlan, groups: Sequence[GroupFact], *, recent_only: bool = False) -> PnL:
+    """:func:`account_pnl` over summed groups instead of single interactions (the trailing year only with
+    ``recent_only``)."""
+    revenue = returns = cogs = ZERO
+    orders = 0
+    for g in groups:
+        if recent_only and not g.recent:
+            continue
+        if g.kind in REVENUE_KINDS:
+            revenue += g.amount
+            cogs += g.direct_cost
+        elif g.kind == RETURN_KIND:
+            returns += g.amount
+            cogs -= g.direct_cost
+        if g.kind in ORDER_KINDS:
+            orders += g.count
+    breakdown = plan_breakdown(plan, *class_measures(plan, groups, recent_only=recent_only))
+    return PnL(revenue=revenue, returns=returns, cogs=cogs, orders=orders, breakdown=breakdown,
+               cost_to_serve=sum((c.cost for c in breakdown.values()), ZERO))
+
+
+def plan_breakdowns(plan: CostPlan, counts: np.ndarray, units: np.ndarray) -> list[dict[str, ActivityCost]]:
+    """:func:`plan_breakdown` for many accounts at once: ``counts`` and ``units`` are (accounts × classes)
+    integer matrices. Rates are whole cents (money has two decimals), so the matrix products in int64 cents
+    are exact."""
+    activities = sorted({term.activity for term in plan.terms})
+    column = {activity: j for j, activity in enumerate(activities)}
+    shape = (len(plan.classes), len(activities))
+    charged_count, per_interaction, per_unit = np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(
+        shape, np.int64)
+    for term in plan.terms:
+        cents = term.rate * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"rate {term.rate} of {term.activity} is not a whole number of cents")
+        charged_count[term.class_index, column[term.activity]] += 1
+        (per_unit if term.per_unit else per_interaction)[term.class_index, column[term.activity]] += int(cents)
+    if not activities or counts.size == 0:
+        return [{} for _ in range(counts.shape[0])]
+    activity_counts = counts @ charged_count
+    activity_cents = counts @ per_interaction + units @ per_unit
+    out = []
+    for row_counts, row_cents in zip(activity_counts.tolist(), activity_cents.tolist(), strict=True):
+        out.append({activities[j]: ActivityCost(n, Decimal(row_cents[j]).scaleb(-2))
+                    for j, n in enumerate(row_counts) if n})
+    return out

@@ -209,7 +209,9 @@ class AccountSnapshot(models.Model):
     # rank and tier
     rank = models.PositiveIntegerField(null=True)
     top_share_pct = models.FloatField(null=True, help_text="(rank − 1) / active accounts × 100.")
-    tier = models.ForeignKey(Tier, null=True, on_delete=models.SET_NULL, related_name="snapshots")
+    # No index of its own: snapshot_tier_profit (tier first) serves lookups by tier, and every index is
+    # rewritten for each of the book recompute's 100,000 snapshot updates.
+    tier = models.ForeignKey(Tier, null=True, on_delete=models.SET_NULL, related_name="snapshots", db_index=False)
     explanation = models.JSONField(default=list)
 
     class Meta:

@@ -27,7 +27,20 @@ from crm.models import Account, Interaction, InteractionChannel, MarketingSpend,
 
 from . import sql as pnl_sql
 from .clv.predict import BgNbdParams, GammaGammaParams, SbgParams
-from .costing import ZERO, ActivityCost, InteractionFact, PnL, account_pnl, resolve_rate_windows
+from .costing import (
+    ZERO,
+    ActivityCost,
+    CostPlan,
+    GroupFact,
+    InteractionFact,
+    PnL,
+    account_pnl,
+    cost_plan,
+    groups_pnl,
+    plan_breakdowns,
+    plan_periods,
+    resolve_rate_windows,
+)
 from .explain import profit_drivers
 from .figures import DEFAULT_RETENTION, ClvInputs, ClvParams, compute_clv
 from .models import (
@@ -66,6 +79,7 @@ class EngineConfig:
     """What the admins configured and the last full ranking left behind: the inputs every recompute shares."""
 
     windows: list
+    plan: CostPlan
     tiers: list[Tier]
     clv: ClvParams
     ranking_metric: str
@@ -78,6 +92,7 @@ class EngineContext:
     as_of: date
     ttm_start: datetime
     windows: list
+    plan: CostPlan
     tiers: list[Tier]
     clv: ClvParams
     ranking_metric: str
@@ -92,6 +107,7 @@ def engine_context(*, now: datetime) -> EngineContext:
         as_of=as_of,
         ttm_start=datetime.combine(as_of - timedelta(days=365), time.min, tzinfo=UTC),
         windows=config.windows,
+        plan=config.plan,
         tiers=config.tiers,
         clv=config.clv,
         ranking_metric=config.ranking_metric,
@@ -141,8 +157,10 @@ def _engine_config_load() -> EngineConfig:
     clv_settings = ClvSettings.current()
     book = BookSummary.objects.defer("whale_curve").order_by("-computed_at", "-id").first()  # the curve is for pages
     fits = latest_fits()
+    windows = resolve_rate_windows(rates, channels=InteractionChannel.values)
     return EngineConfig(
-        windows=resolve_rate_windows(rates, channels=InteractionChannel.values),
+        windows=windows,
+        plan=cost_plan(windows, channels=InteractionChannel.values),
         tiers=list(Tier.objects.order_by("position")),
         clv=ClvParams(
             discount_rate=float(clv_settings.discount_rate),
@@ -209,11 +227,9 @@ BOOK_QUERY_SETTINGS = {"work_mem": "512MB", "enable_indexscan": "off", "enable_b
 
 
 def _fetch_pnl_rows_sql(ctx: EngineContext, account_ids: Sequence[int] | None) -> list[dict]:
-    query, params = pnl_sql.pnl_query(ctx.windows, ttm_start=ctx.ttm_start, account_ids=account_ids)
     if account_ids is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(query, params)
-            return [dict(zip(pnl_sql.PNL_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        return [row for account_id in account_ids if (row := _fetch_account_row(ctx, account_id)) is not None]
+    query, params = pnl_sql.pnl_query(ctx.plan, ttm_start=ctx.ttm_start)
     settings_sql = ", ".join(f"set_config('{name}', %s, true)" for name in BOOK_QUERY_SETTINGS)
     with transaction.atomic(), connection.cursor() as cursor:
         # Transaction-local, and put back afterwards: the caller's transaction may go on to other queries.
@@ -223,7 +239,48 @@ def _fetch_pnl_rows_sql(ctx: EngineContext, account_ids: Sequence[int] | None) -
         cursor.execute(query, params)
         rows = [dict(zip(pnl_sql.PNL_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
         cursor.execute(f"SELECT {settings_sql}", previous)
+    _add_breakdowns(rows, ctx.plan)
     return rows
+
+
+def _fetch_account_row(ctx: EngineContext, account_id: int) -> dict | None:
+    """One account's P&L row (as the book query's) from its interactions summed into a few groups."""
+    query, params = pnl_sql.account_query(plan_periods(ctx.plan), ttm_start=ctx.ttm_start, account_id=account_id)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = [dict(zip(pnl_sql.ACCOUNT_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    if not rows:
+        return None
+    groups = [GroupFact(r["kind"], r["channel"], r["period"], r["recent"], r["n"], r["amount"], r["direct_cost"],
+                        r["units"]) for r in rows if r["kind"] is not None]
+    lifetime = groups_pnl(ctx.plan, groups)
+    ttm = groups_pnl(ctx.plan, groups, recent_only=True)
+    orders = [r for r in rows if r["kind"] == "order"]
+    out = {name: rows[0][name] for name in ("account_id", "history_version", "status", "relationship",
+                                              "acquisition_channel_id", "acquired_on", "cac")}
+    return out | {
+        "revenue": lifetime.revenue, "returns": lifetime.returns, "cogs": lifetime.cogs, "orders": lifetime.orders,
+        "revenue_ttm": ttm.revenue, "returns_ttm": ttm.returns, "cogs_ttm": ttm.cogs, "orders_ttm": ttm.orders,
+        "first_order_at": min((r["first_at"] for r in orders), default=None),
+        "last_order_at": max((r["last_at"] for r in orders), default=None),
+        "last_interaction_at": max((r["last_at"] for r in rows if r["kind"] is not None), default=None),
+        "order_revenue": sum((r["amount"] for r in orders), ZERO),
+        "cost_to_serve": lifetime.cost_to_serve, "cost_to_serve_ttm": ttm.cost_to_serve,
+        "breakdown": lifetime.breakdown, "breakdown_ttm": ttm.breakdown,
+    }
+
+
+def _add_breakdowns(rows: list[dict], plan: CostPlan) -> None:
+    """Cost-to-serve and the breakdown by activity (lifetime and trailing year) from the rows' class counts,
+    for all rows at once; an account without interactions has none."""
+    empty = [0] * len(plan.classes)
+    for suffix in ("", "_ttm"):
+        counts = np.array([r.pop("class_counts" + suffix) or empty for r in rows], dtype=np.int64)
+        units = np.array([r.pop("class_units" + suffix) or empty for r in rows], dtype=np.int64)
+        for row, breakdown in zip(rows, plan_breakdowns(plan, counts.reshape(len(rows), len(empty)),
+                                                        units.reshape(len(rows), len(empty))), strict=True):
+            row["breakdown" + suffix] = breakdown
+            row["cost_to_serve" + suffix] = sum((c.cost for c in breakdown.values()), ZERO)
 
 
 def _fetch_pnl_rows_python(ctx: EngineContext, account_ids: Sequence[int] | None) -> list[dict]:
@@ -259,16 +316,13 @@ def _fetch_pnl_rows_python(ctx: EngineContext, account_ids: Sequence[int] | None
             "last_interaction_at": max((t for _, t, _ in times[account_id]), default=None),
             "order_revenue": sum((a for k, _, a in times[account_id] if k == "order"), ZERO),
             "cost_to_serve": lifetime.cost_to_serve, "cost_to_serve_ttm": ttm.cost_to_serve,
-            "breakdown": _breakdown_json(lifetime), "breakdown_ttm": _breakdown_json(ttm),
-            "activities": list(lifetime.breakdown),
-            "activity_counts": [c.count for c in lifetime.breakdown.values()],
-            "activity_costs": [c.cost for c in lifetime.breakdown.values()],
+            "breakdown": lifetime.breakdown, "breakdown_ttm": ttm.breakdown,
         })
     return rows
 
 
-def _breakdown_json(pnl: PnL) -> dict:
-    return {a: {"count": c.count, "cost": str(c.cost.quantize(CENT))} for a, c in pnl.breakdown.items()}
+def _breakdown_json(breakdown: dict[str, ActivityCost]) -> dict:
+    return {a: {"count": c.count, "cost": str(c.cost.quantize(CENT))} for a, c in breakdown.items()}
 
 
 def _account_attributes(account_ids: Sequence[int] | None) -> dict[int, dict]:
@@ -297,27 +351,14 @@ def quarter_start(day: date) -> date:
 
 
 def _pnl_from_row(row: dict, *, ttm: bool) -> PnL:
-    """The lifetime P&L with its breakdown by activity, or the trailing-year P&L's totals.
-
-    Nothing reads the trailing-year breakdown but the snapshot, which gets the query's JSON as it is.
-    """
+    """The lifetime or trailing-year P&L with its breakdown by activity."""
     suffix = "_ttm" if ttm else ""
-    breakdown = {} if ttm else {
-        activity: ActivityCost(int(count), Decimal(cost))
-        for activity, count, cost in sorted(zip(row["activities"], row["activity_counts"], row["activity_costs"],
-                                                strict=True))
-    }
     return PnL(
         revenue=Decimal(row["revenue" + suffix]), returns=Decimal(row["returns" + suffix]),
         cogs=Decimal(row["cogs" + suffix]), cost_to_serve=Decimal(row["cost_to_serve" + suffix]),
         orders=int(row["orders" + suffix]),
-        breakdown=breakdown,
+        breakdown=row["breakdown" + suffix],
     )
-
-
-def _json_value(value: str | dict | list) -> dict | list:
-    """A JSON column's value as Python data (the SQL path returns breakdowns as JSON text)."""
-    return json.loads(value) if isinstance(value, str) else value
 
 
 # --- calculating -------------------------------------------------------------------------------------------
@@ -398,7 +439,7 @@ def _compute(rows: Sequence[dict], ctx: EngineContext) -> list[Computed]:
             "revenue_ttm": year.revenue, "returns_ttm": year.returns, "cogs_ttm": year.cogs,
             "gross_margin_ttm": year.gross_margin, "cost_to_serve_ttm": year.cost_to_serve,
             "net_profit_ttm": year.net_profit, "orders_ttm": year.orders,
-            "cost_breakdown": row["breakdown"], "cost_breakdown_ttm": row["breakdown_ttm"],
+            "cost_breakdown": _breakdown_json(life.breakdown), "cost_breakdown_ttm": _breakdown_json(year.breakdown),
             "first_order_at": row["first_order_at"], "last_order_at": row["last_order_at"],
             "last_interaction_at": row["last_interaction_at"],
             "cac": row["cac"],
@@ -458,11 +499,7 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
         item.fields["top_share_pct"] = top_share
         item.fields["rank"] = _rank_from_share(top_share, ctx.book)
         item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
-        AccountSnapshot.objects.filter(pk=account_id).update(**{
-            **item.fields,
-            "cost_breakdown": _json_value(item.fields["cost_breakdown"]),
-            "cost_breakdown_ttm": _json_value(item.fields["cost_breakdown_ttm"]),
-        })
+        AccountSnapshot.objects.filter(pk=account_id).update(**item.fields)
         changed = old_tier_id != item.fields["tier_id"] and current.computed_version > 0
         if changed:
             _record_tier_changes([(account_id, old_tier_id, item.fields["tier_id"], item.metric, top_share)], ctx)
@@ -764,17 +801,13 @@ def _upsert_snapshots_copy(items: Sequence[Computed]) -> None:
         )
 
 
-def _json_text(value: str | dict | list) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+def _json_text(value: dict | list) -> str:
+    return json.dumps(value)
 
 
 def _upsert_snapshots_orm(items: Sequence[Computed]) -> None:
     AccountSnapshot.objects.bulk_create(
-        [AccountSnapshot(account_id=item.row["account_id"], **{
-            **item.fields,
-            "cost_breakdown": _json_value(item.fields["cost_breakdown"]),
-            "cost_breakdown_ttm": _json_value(item.fields["cost_breakdown_ttm"]),
-        }) for item in items],
+        [AccountSnapshot(account_id=item.row["account_id"], **item.fields) for item in items],
         update_conflicts=True, unique_fields=["account"], update_fields=SNAPSHOT_FIELDS, batch_size=500,
     )
 

@@ -1,11 +1,26 @@
 """Cost-to-serve and the P&L, hand-worked (pure functions, no database)."""
 
-from datetime import date
+from bisect import bisect_right
+from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from profitability.costing import CostRateInput, InteractionFact, account_pnl, resolve_rate_windows
+from profitability.costing import (
+    CostRateInput,
+    GroupFact,
+    InteractionFact,
+    account_pnl,
+    class_measures,
+    cost_plan,
+    plan_breakdown,
+    plan_breakdowns,
+    plan_periods,
+    resolve_rate_windows,
+)
 
 D = Decimal
 CHANNELS = ["phone", "email", "web"]
@@ -95,3 +110,45 @@ def test_it_restricts_to_the_trailing_period():
 
 def test_it_reports_no_margin_percentage_without_net_revenue():
     assert account_pnl([], []).net_margin_pct is None
+
+
+class TestCostPlan:
+    """The plan regroups windows into classes; its per-class arithmetic gives :func:`account_pnl`'s breakdown."""
+
+    rates = TestEffectiveDatedRates.rates + [
+        rate("Order handling", "order", "25.00", date(2024, 1, 1)),
+        rate("Picking", "order", "0.40", date(2024, 1, 1), per_unit=True),
+    ]
+
+    def test_windows_on_every_channel_share_one_class_and_activities_on_the_same_interactions_too(self):
+        plan = cost_plan(resolve_rate_windows(self.rates, CHANNELS), CHANNELS)
+        orders = [c for c in plan.classes if c.kind == "order"]
+        assert len(orders) == 1 and orders[0].channels is None and orders[0].needs_units
+        assert sorted(t.activity for t in plan.terms if plan.classes[t.class_index].kind == "order") == [
+            "Order handling", "Picking"]
+        # the generic rate's windows end where phone's own rate starts, so phone gets classes of its own
+        phone = [(c.valid_from, c.valid_to) for c in plan.classes if c.channels == ("phone",)]
+        assert phone == [(date(2024, 1, 1), date(2024, 6, 1)), (date(2024, 6, 1), None)]
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(["order", "support_call", "visit"]), st.sampled_from(CHANNELS),
+                              st.integers(0, 900), st.one_of(st.none(), st.integers(0, 50))), max_size=30))
+    def test_class_counts_give_the_reference_breakdown_one_account_or_many(self, interactions):
+        windows = resolve_rate_windows(self.rates, CHANNELS)
+        plan = cost_plan(windows, CHANNELS)
+        facts = [fact(kind, date(2023, 12, 1) + timedelta(days=day), channel=channel, quantity=quantity)
+                 for kind, channel, day, quantity in interactions]
+        periods = plan_periods(plan)
+        groups = [GroupFact(f.kind, f.channel, bisect_right(periods, f.occurred_on), False, 1, D(0), D(0),
+                            f.quantity or 0) for f in facts]
+        reference = account_pnl(facts, windows).breakdown
+        counts, units = class_measures(plan, groups, recent_only=False)
+        assert plan_breakdown(plan, counts, units) == reference
+        many = plan_breakdowns(plan, np.array([counts, [0] * len(counts)]), np.array([units, [0] * len(units)]))
+        assert many == [reference, {}]
+
+    def test_a_rate_in_fractions_of_a_cent_is_refused_by_the_whole_book_arithmetic(self):
+        windows = resolve_rate_windows([rate("Picking", "order", "0.125", date(2024, 1, 1), per_unit=True)], CHANNELS)
+        plan = cost_plan(windows, CHANNELS)
+        with pytest.raises(ValueError, match="whole number of cents"):
+            plan_breakdowns(plan, np.ones((1, 1), np.int64), np.ones((1, 1), np.int64))

@@ -54,10 +54,8 @@ def _rates() -> None:
 
 def _normalised(row: dict) -> dict:
     out = {field: row[field] for field in PNL_FIELDS}
-    out["breakdown"] = services._json_value(row["breakdown"])
-    out["breakdown_ttm"] = services._json_value(row["breakdown_ttm"])
-    out["lifetime"] = sorted(zip(row["activities"], [int(n) for n in row["activity_counts"]],
-                                 [D(c) for c in row["activity_costs"]], strict=True))
+    out["breakdown"] = row["breakdown"]
+    out["breakdown_ttm"] = row["breakdown_ttm"]
     return out
 
 
