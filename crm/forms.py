@@ -13,7 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from .models import Contact, Interaction, InteractionChannel, InteractionKind, Product, SurveyResponse
-from .services.interactions import AMOUNT_KINDS, DIRECT_COST_KINDS, GOODS_KINDS
+from .services.interactions import interaction_value_errors
 
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -132,23 +132,13 @@ class InteractionForm(_ServiceBackedForm):
         kind = data.get("kind")
         if not kind:
             return data
-        label = InteractionKind(kind).label.lower()
-        amount, direct_cost = data.get("amount"), data.get("direct_cost")
-        product, quantity = data.get("product"), data.get("quantity")
-        if kind in AMOUNT_KINDS:
-            if amount is None and "amount" not in self.errors:
-                self.add_error("amount", f"Enter the amount of the {label}.")
-        elif amount:
-            self.add_error("amount", f"A {label} carries no amount: its cost comes from the activity cost rates.")
-        if kind not in DIRECT_COST_KINDS and direct_cost:
-            self.add_error("direct_cost", f"A {label} has no direct cost: its cost comes from the activity cost rates.")
-        if kind in GOODS_KINDS:
-            if product is None and "product" not in self.errors:
-                self.add_error("product", f"Choose the product of the {label}.")
-            if quantity is None and "quantity" not in self.errors:
-                self.add_error("quantity", f"Enter the quantity of the {label}.")
-            elif quantity == 0:
-                self.add_error("quantity", f"The quantity of the {label} must be at least 1.")
+        errors = interaction_value_errors(
+            kind=kind, amount=data.get("amount"), direct_cost=data.get("direct_cost"), product=data.get("product"),
+            quantity=data.get("quantity"),
+        )
+        for name, message in errors.items():
+            if name not in self.errors:  # a field's own error (say, not a number) already says what is wrong
+                self.add_error(name, message)
         return data
 
     def service_kwargs(self) -> dict:

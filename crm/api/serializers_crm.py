@@ -28,7 +28,7 @@ from crm.models import (
 )
 from crm.roles import Role, has_role
 from crm.services.cases import RESPONSE_KINDS
-from crm.services.interactions import AMOUNT_KINDS, DIRECT_COST_KINDS, GOODS_KINDS
+from crm.services.interactions import interaction_value_errors
 from profitability.models import Tier
 
 from .base import ConstraintsValidatedMixin
@@ -52,31 +52,13 @@ def not_in_future(value, label: str):  # type: ignore[no-untyped-def]
 def interaction_rule_errors(
     *, kind: str, amount: Decimal | None, direct_cost: Decimal | None, product: Any, quantity: int | None
 ) -> dict[str, str]:
-    """What the money conventions of ``Interaction`` say is wrong with these values (the page form's rules).
-
-    Pure: no database. ``product`` is anything not None when a product is given.
-    """
-    errors: dict[str, str] = {}
+    """What is wrong with these values for the interactions endpoint: kinds that have endpoints of their own,
+    then the money conventions the page form applies too (``interaction_value_errors``)."""
     if kind in OWN_ENDPOINT_KINDS:
-        errors["kind"] = (f"A {InteractionKind(kind).label.lower()} is recorded through {OWN_ENDPOINT_KINDS[kind]}, "
-                          "which writes its record and its interaction together.")
-        return errors
-    label = InteractionKind(kind).label.lower()
-    if kind in AMOUNT_KINDS:
-        if amount is None:
-            errors["amount"] = f"Enter the amount of the {label}."
-    elif amount:
-        errors["amount"] = f"A {label} carries no amount: its cost comes from the activity cost rates."
-    if kind not in DIRECT_COST_KINDS and direct_cost:
-        errors["direct_cost"] = f"A {label} has no direct cost: its cost comes from the activity cost rates."
-    if kind in GOODS_KINDS:
-        if product is None:
-            errors["product"] = f"Choose the product of the {label}."
-        if quantity is None:
-            errors["quantity"] = f"Enter the quantity of the {label}."
-        elif quantity == 0:
-            errors["quantity"] = f"The quantity of the {label} must be at least 1."
-    return errors
+        return {"kind": f"A {InteractionKind(kind).label.lower()} is recorded through {OWN_ENDPOINT_KINDS[kind]}, "
+                        "which writes its record and its interaction together."}
+    return interaction_value_errors(kind=kind, amount=amount, direct_cost=direct_cost, product=product,
+                                    quantity=quantity)
 
 
 # --- reference objects ------------------------------------------------------------------------------------

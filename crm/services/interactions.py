@@ -38,6 +38,30 @@ DIRECT_COST_KINDS = frozenset({InteractionKind.ORDER, InteractionKind.RENEWAL, I
 GOODS_KINDS = frozenset({InteractionKind.ORDER, InteractionKind.RETURN})
 
 
+def interaction_value_errors(
+    *, kind: str, amount: Decimal | None, direct_cost: Decimal | None, product: Any, quantity: int | None
+) -> dict[str, str]:
+    """What the money conventions of ``Interaction`` say is wrong with these values, by field — the rules
+    the page form and the API both apply. Pure: ``product`` is anything not None when a product is given."""
+    errors: dict[str, str] = {}
+    label = InteractionKind(kind).label.lower()
+    if kind in AMOUNT_KINDS:
+        if amount is None:
+            errors["amount"] = f"Enter the amount of the {label}."
+    elif amount:
+        errors["amount"] = f"A {label} carries no amount: its cost comes from the activity cost rates."
+    if kind not in DIRECT_COST_KINDS and direct_cost:
+        errors["direct_cost"] = f"A {label} has no direct cost: its cost comes from the activity cost rates."
+    if kind in GOODS_KINDS:
+        if product is None:
+            errors["product"] = f"Choose the product of the {label}."
+        if quantity is None:
+            errors["quantity"] = f"Enter the quantity of the {label}."
+        elif quantity == 0:
+            errors["quantity"] = f"The quantity of the {label} must be at least 1."
+    return errors
+
+
 @transaction.atomic
 def interaction_log(
     *,
