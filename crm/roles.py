@@ -106,6 +106,17 @@ def can_see_financials(user: Any) -> bool:
     return has_role(user, Role.ACCOUNT_MANAGER, Role.ADMIN)
 
 
+def can_log_on(user: Any, account: Any) -> bool:
+    """Account managers log interactions on the accounts they own; admins on any. Everybody else reads only."""
+    return has_role(user, Role.ADMIN) or (has_role(user, Role.ACCOUNT_MANAGER) and account.owner_id == user.pk)
+
+
+def may_log_complaint(user: Any, account: Any) -> bool:
+    """Service staff (complaints come in on the phone), admins, and the account's own manager."""
+    return has_role(user, Role.SERVICE, Role.ADMIN) or (
+        has_role(user, Role.ACCOUNT_MANAGER) and account.owner_id == user.pk)
+
+
 def role_required(*roles: Role) -> Callable:
     """View decorator: login first, then one of ``roles`` or a 403 page that explains which role is needed."""
 

@@ -8,8 +8,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from .models import Account, ServiceCase
-from .roles import Role, has_role
+from .models import ServiceCase
 from .text_scoring import urgency_label
 
 CASE_ROW_FIELDS = (
@@ -17,13 +16,6 @@ CASE_ROW_FIELDS = (
     "resolved_at", "first_response_due_at", "resolution_due_at", "urgency", "sentiment", "urgency_reasons",
     "assignee__id", "assignee__username", "assignee__first_name", "assignee__last_name",
 )
-
-
-def may_log_complaint(user, account: Account) -> bool:  # type: ignore[no-untyped-def]
-    """Service staff (complaints come in on the phone), admins, and the account's own manager."""
-    if has_role(user, Role.SERVICE, Role.ADMIN):
-        return True
-    return has_role(user, Role.ACCOUNT_MANAGER) and account.owner_id == user.pk
 
 
 def _case_rows() -> QuerySet[ServiceCase]:

@@ -16,16 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from .forms import InteractionForm, SurveyForm
 from .models import Account
-from .roles import Role, has_role, role_required
+from .roles import Role, can_log_on, role_required
 from .selectors import interaction_page
 from .services import interaction_log, survey_log
 
 UNPROCESSABLE = 422
-
-
-def can_log_on(user, account: Account) -> bool:  # type: ignore[no-untyped-def]
-    """Account managers log on the accounts they own; admins on any. Everybody else reads only."""
-    return has_role(user, Role.ADMIN) or (has_role(user, Role.ACCOUNT_MANAGER) and account.owner_id == user.pk)
 
 
 def _account_for_logging(request: HttpRequest, pk: int) -> Account:

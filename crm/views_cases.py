@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods
 
 from .forms_cases import ComplaintForm
 from .models import Account
-from .roles import Role, role_required
-from .selectors_cases import account_cases, case_row, may_log_complaint
+from .roles import Role, may_log_complaint, role_required
+from .selectors_cases import account_cases, case_row
 from .services.cases import case_open
 
 TEMPLATE = "crm/cases/new.html"

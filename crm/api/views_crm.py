@@ -18,8 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
 from crm.models import Account, AccountSourceId, Contact, Interaction, Lead, Product, ServiceCase, SurveyResponse
-from crm.roles import Role, can_see_financials, has_role
-from crm.selectors_cases import may_log_complaint
+from crm.roles import Role, can_see_financials, has_role, may_log_complaint
 from crm.services import interaction_log, survey_log
 from crm.services.cases import case_assign, case_first_response, case_open, case_set_status
 from crm.services.interactions import DIRECT_COST_KINDS

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET
 
 from crm.forms import InteractionForm, SurveyForm
 from crm.models import Account
-from crm.roles import Role, has_role, role_required
-from crm.views_accounts import can_log_on, url_or_none
+from crm.roles import Role, can_log_on, has_role, role_required
+from crm.views_accounts import url_or_none
 
 from ..selectors import accounts as selectors
 from ..selectors.accounts import DEFAULT_SORT, PAGE_SIZE, PERIODS, SORTS, AccountFilters
