@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -144,6 +145,12 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Per-account recomputes have a queue of their own, so a dedicated worker (``celery -A crm worker -Q recompute``)
+# keeps snapshots fresh however much follow-up work (opportunities, loyalty, imports, nightly jobs) is queued.
+# A worker started without -Q consumes both queues.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("recompute"))
+CELERY_TASK_ROUTES = {"profitability.tasks.recompute_account": {"queue": "recompute"}}
 # Keep a worker's database connection for this many tasks instead of reconnecting around every task (Celery's
 # Django fixup default): a reconnect is most of a one-account recompute's latency. crm/celery.py drops a
 # connection that broke in between.

@@ -42,7 +42,7 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUE = "celery"
+QUEUES = ("celery", "recompute")  # settings.CELERY_TASK_QUEUES: the default queue and per-account recomputes
 WORKER_APPLICATION_NAME = "tierwise-test-worker"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -70,19 +70,21 @@ def flush_redis() -> None:
         client.flushdb()
 
 
-def _queue_keys(client: redis.Redis, queue: str) -> list[bytes]:
+def _queue_keys(client: redis.Redis, queue: str | None) -> list[bytes]:
     # kombu keeps priority 0 in the list named after the queue, other priorities in "<queue>\x06\x16<n>".
-    return [queue.encode(), *client.scan_iter(match=f"{queue}\x06\x16*")]
+    return [key for name in ((queue,) if queue else QUEUES)
+            for key in (name.encode(), *client.scan_iter(match=f"{name}\x06\x16*"))]
 
 
-def queue_length(queue: str = QUEUE) -> int:
-    """Messages published to ``queue`` and not yet delivered to a worker (the broker's lists)."""
+def queue_length(queue: str | None = None) -> int:
+    """Messages published to ``queue`` (every queue when None) and not yet delivered to a worker."""
     with redis_client() as client:
         return sum(client.llen(key) for key in _queue_keys(client, queue))
 
 
-def queued_messages(queue: str = QUEUE) -> list[tuple[str, list]]:
-    """``(task name, args)`` of every message waiting in ``queue``, oldest first."""
+def queued_messages(queue: str | None = None) -> list[tuple[str, list]]:
+    """``(task name, args)`` of every message waiting in ``queue`` (every queue when None), oldest first
+    within a queue."""
     out = []
     with redis_client() as client:
         for key in _queue_keys(client, queue):
@@ -224,7 +226,7 @@ class CeleryWorker:
         return [
             sys.executable, "-m", "celery", "-A", "crm", "worker",
             "--pool", "prefork", "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-            "--without-heartbeat", "--without-mingle", "--without-gossip", "-Q", QUEUE,
+            "--without-heartbeat", "--without-mingle", "--without-gossip", "-Q", ",".join(QUEUES),
             "-n", self.nodename,
         ]
 
