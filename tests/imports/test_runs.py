@@ -361,3 +361,97 @@ def test_a_row_another_writer_stores_meanwhile_is_updated_not_refused(write_csv,
     assert (job.status, job.rows_created, job.rows_updated, job.rows_rejected) == ("done", 3, 1, 0)
     so2 = Interaction.objects.get(source_system="erp", external_id="SO-2")
     assert (so2.kind, so2.amount) == ("order", 2)
+
+
+def _other_connection():  # type: ignore[no-untyped-def]
+    """A second, autocommit connection to the test database: another user of the CRM."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    return psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
+                           password=db["PASSWORD"] or None, autocommit=True)
+
+
+def orders_with_product(n: int) -> list[list[str]]:
+    return [["id", "account", "kind", "date", "amount", "sku", "quantity"],
+            *[[f"SO-{i}", "C-1", "order", "2025-03-01", "10.00", "BOLT-1", "2"] for i in range(1, n + 1)]]
+
+
+PRODUCT_COLUMNS = {"external_id": "id", "account_external_id": "account", "kind": "kind", "occurred_at": "date",
+                   "amount": "amount", "product_sku": "sku", "quantity": "quantity"}
+
+
+@pytest.mark.django_db(transaction=True)
+class TestForeignKeyChecksOncePerBatch:
+    """New interactions skip PostgreSQL's per-row foreign-key triggers; the batch locks what they name."""
+
+    def test_the_accounts_and_products_a_batch_names_cannot_be_deleted_until_it_commits(self, write_csv, settings):
+        import psycopg
+
+        from crm.imports.loading_pg import InteractionLoader
+
+        settings.TIERWISE_IMPORT_PIPELINE = True
+        account = linked("C-1")
+        product = ProductFactory(sku="BOLT-1")
+        real_lock = InteractionLoader._lock_references
+        refused: list[str] = []
+
+        def lock_then_try_to_delete(loader, cursor):  # type: ignore[no-untyped-def]
+            real_lock(loader, cursor)
+            with _other_connection() as other:
+                other.execute("SET lock_timeout = '300ms'")
+                for table, pk in (("crm_account", account.pk), ("crm_product", product.pk)):
+                    try:
+                        other.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
+                    except psycopg.errors.LockNotAvailable:
+                        refused.append(table)
+
+        with mock.patch.object(InteractionLoader, "_lock_references", lock_then_try_to_delete):
+            job = import_file(path=write_csv(orders_with_product(3)), original_name="o.csv", source_system="erp",
+                              kind="interactions", columns=PRODUCT_COLUMNS)
+        assert refused == ["crm_account", "crm_product"]
+        assert (job.status, job.rows_created, job.rows_rejected) == ("done", 3, 0)
+        assert set(Interaction.objects.values_list("account_id", "product_id")) == {(account.pk, product.pk)}
+
+    def test_a_product_deleted_while_the_batch_loads_rejects_its_rows_and_leaves_no_orphans(self, write_csv,
+                                                                                              settings):
+        from crm.imports.loading_pg import InteractionLoader
+
+        settings.TIERWISE_IMPORT_PIPELINE = True
+        linked("C-1")
+        ProductFactory(sku="BOLT-1")
+        rows = orders_with_product(2) + [["SO-3", "C-1", "visit", "2025-03-01", "", "", ""]]
+        real_resolve = InteractionLoader._resolve
+        deleted: list[bool] = []
+
+        def resolve_then_delete(loader, cursor):  # type: ignore[no-untyped-def]
+            real_resolve(loader, cursor)
+            if not deleted:
+                deleted.append(True)
+                with _other_connection() as other:
+                    other.execute("DELETE FROM crm_product WHERE sku = 'BOLT-1'")
+
+        with mock.patch.object(InteractionLoader, "_resolve", resolve_then_delete):
+            job = import_file(path=write_csv(rows), original_name="o.csv", source_system="erp",
+                              kind="interactions", columns=PRODUCT_COLUMNS)
+        assert (job.status, job.rows_created, job.rows_rejected) == ("done", 1, 2)
+        assert list(Interaction.objects.values_list("external_id", "product_id")) == [("SO-3", None)]
+
+    def test_without_the_privilege_to_skip_triggers_the_import_keeps_the_triggers(self, write_csv, settings):
+        from crm.imports import loading_pg
+
+        settings.TIERWISE_IMPORT_PIPELINE = True
+        linked("C-1")
+        ProductFactory(sku="BOLT-1")
+        with (mock.patch.object(loading_pg, "_may_skip_triggers", return_value=False),
+              mock.patch.object(loading_pg.InteractionLoader, "_lock_references") as lock):
+            job = import_file(path=write_csv(orders_with_product(3)), original_name="o.csv", source_system="erp",
+                              kind="interactions", columns=PRODUCT_COLUMNS)
+        lock.assert_not_called()
+        assert (job.status, job.rows_created) == ("done", 3)
+
+    def test_the_privilege_probe_sees_a_superuser(self):
+        from crm.imports.loading_pg import _may_skip_triggers
+
+        assert _may_skip_triggers() is True  # the tests connect as PostgreSQL's superuser
