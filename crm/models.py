@@ -221,6 +221,8 @@ class Interaction(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Bulk imports insert new rows with session_replication_role = replica, having locked what they refer
+        # to themselves (crm.imports.loading_pg): a trigger added to this table would not fire for them.
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["account", "occurred_at"], name="interaction_account_time"),

@@ -341,9 +341,11 @@ class InteractionLoader(PgLoader):
         # speculative insertion costs a third more per row, and a first import is all new rows. Should
         # another writer store one of these keys meanwhile, the INSERT fails on the unique key and the run
         # loads the batch again in halves (services._load), which then resolve that key as stored.
+        skip_triggers = False
         if self.own_reference_checks:
             with self.phases("reference locks"):
-                self._lock_references(cursor)
+                skip_triggers = self._lock_references(cursor)
+        if skip_triggers:
             # Every account, product and user the new rows name is now locked as the foreign-key triggers
             # would lock it: skip those triggers for this one statement (see _lock_references).
             cursor.execute("SET LOCAL session_replication_role = replica")
@@ -353,7 +355,7 @@ class InteractionLoader(PgLoader):
             self.params,
         )
         inserted = cursor.rowcount
-        if self.own_reference_checks:
+        if skip_triggers:
             cursor.execute("SET LOCAL session_replication_role = origin")
         changes = self.upsert_sql("crm_interaction", "source_system, external_id", targets,
                                   returning=", t.account_id", stored_prefix="e_", stored_only=True)
@@ -374,22 +376,26 @@ class InteractionLoader(PgLoader):
             self._bump(cursor, set(touched or ()), result)
 
 
-    def _lock_references(self, cursor: Any) -> None:
-        """Lock the rows the batch's new interactions refer to, as PostgreSQL's foreign-key checks would.
+    def _lock_references(self, cursor: Any) -> bool:
+        """Lock the rows the batch's new interactions refer to, as PostgreSQL's foreign-key checks would, and
+        say whether their INSERT may skip those checks.
 
         A foreign-key check is a trigger that runs once per inserted row at commit (``SELECT 1 FROM
         crm_account WHERE id = $1 FOR KEY SHARE``): for a million rows naming 10,000 accounts that is
         1.5 million probes and about a fifth of the import. The same locks taken here once per distinct
         account, product and user keep any of them from being deleted until the batch commits, so the
-        INSERT can skip the triggers. A reference deleted since the batch was resolved raises IntegrityError:
-        the run then loads the batch again in halves, whose resolve rejects the rows that named it.
+        INSERT can skip the triggers. An account or product deleted since the batch was resolved raises
+        IntegrityError: the run then loads the batch again in halves, whose resolve rejects the rows that
+        named it. The importing user deleted meanwhile (no resolve can reject that) returns False: the INSERT
+        keeps its triggers, which fail the batch at commit as they always did. So does a batch with no new rows.
         """
         user_table = get_user_model()._meta.db_table
         cursor.execute(
             f"""WITH new AS MATERIALIZED (SELECT account_id, product_id FROM import_resolved WHERE e_id IS NULL),
                 accounts AS (SELECT DISTINCT account_id AS id FROM new),
                 products AS (SELECT DISTINCT product_id AS id FROM new WHERE product_id IS NOT NULL)
-                SELECT (SELECT count(*) FROM accounts),
+                SELECT (SELECT count(*) FROM new),
+                       (SELECT count(*) FROM accounts),
                        (SELECT count(*) FROM (SELECT a.id FROM crm_account a WHERE a.id IN (SELECT id FROM accounts)
                                               ORDER BY a.id FOR KEY SHARE) locked),
                        (SELECT count(*) FROM products),
@@ -399,9 +405,10 @@ class InteractionLoader(PgLoader):
                        OR EXISTS (SELECT 1 FROM {user_table} u WHERE u.id = %(user)s::bigint FOR KEY SHARE)""",  # noqa: S608
             self.params,
         )
-        accounts, accounts_locked, products, products_locked, user_locked = cursor.fetchone()
-        if (accounts, products, True) != (accounts_locked, products_locked, user_locked):
-            raise IntegrityError("an account, product or user this batch refers to was deleted while it loaded")
+        rows, accounts, accounts_locked, products, products_locked, user_locked = cursor.fetchone()
+        if (accounts, products) != (accounts_locked, products_locked):
+            raise IntegrityError("an account or product this batch refers to was deleted while it loaded")
+        return bool(rows) and user_locked
 
 
 def _may_skip_triggers() -> bool:

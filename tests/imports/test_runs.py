@@ -386,39 +386,45 @@ PRODUCT_COLUMNS = {"external_id": "id", "account_external_id": "account", "kind"
 class TestForeignKeyChecksOncePerBatch:
     """New interactions skip PostgreSQL's per-row foreign-key triggers; the batch locks what they name."""
 
-    def test_the_accounts_and_products_a_batch_names_cannot_be_deleted_until_it_commits(self, write_csv, settings):
+    @pytest.fixture(autouse=True)
+    def _pipelined(self, settings):  # type: ignore[no-untyped-def]
+        settings.TIERWISE_IMPORT_PIPELINE = True  # committed data: the writer thread's connection sees it
+
+    def test_the_accounts_products_and_user_a_batch_names_cannot_be_deleted_until_it_commits(self, write_csv):
         import psycopg
+        from django.contrib.auth import get_user_model
 
         from crm.imports.loading_pg import InteractionLoader
 
-        settings.TIERWISE_IMPORT_PIPELINE = True
         account = linked("C-1")
         product = ProductFactory(sku="BOLT-1")
+        user = get_user_model().objects.create_user("importer")
         real_lock = InteractionLoader._lock_references
         refused: list[str] = []
 
         def lock_then_try_to_delete(loader, cursor):  # type: ignore[no-untyped-def]
-            real_lock(loader, cursor)
+            skip = real_lock(loader, cursor)
             with _other_connection() as other:
+                other.execute("DELETE FROM crm_accountsourceid WHERE account_id = %s", [account.pk])
                 other.execute("SET lock_timeout = '300ms'")
-                for table, pk in (("crm_account", account.pk), ("crm_product", product.pk)):
+                for table, pk in (("crm_account", account.pk), ("crm_product", product.pk), ("auth_user", user.pk)):
                     try:
                         other.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608
                     except psycopg.errors.LockNotAvailable:
                         refused.append(table)
+            return skip
 
         with mock.patch.object(InteractionLoader, "_lock_references", lock_then_try_to_delete):
             job = import_file(path=write_csv(orders_with_product(3)), original_name="o.csv", source_system="erp",
-                              kind="interactions", columns=PRODUCT_COLUMNS)
-        assert refused == ["crm_account", "crm_product"]
+                              kind="interactions", columns=PRODUCT_COLUMNS, user=user)
+        assert refused == ["crm_account", "crm_product", "auth_user"]
         assert (job.status, job.rows_created, job.rows_rejected) == ("done", 3, 0)
-        assert set(Interaction.objects.values_list("account_id", "product_id")) == {(account.pk, product.pk)}
+        assert set(Interaction.objects.values_list("account_id", "product_id", "logged_by_id")) == {
+            (account.pk, product.pk, user.pk)}
 
-    def test_a_product_deleted_while_the_batch_loads_rejects_its_rows_and_leaves_no_orphans(self, write_csv,
-                                                                                              settings):
+    def test_a_product_deleted_while_the_batch_loads_rejects_its_rows_and_leaves_no_orphans(self, write_csv):
         from crm.imports.loading_pg import InteractionLoader
 
-        settings.TIERWISE_IMPORT_PIPELINE = True
         linked("C-1")
         ProductFactory(sku="BOLT-1")
         rows = orders_with_product(2) + [["SO-3", "C-1", "visit", "2025-03-01", "", "", ""]]
@@ -438,18 +444,77 @@ class TestForeignKeyChecksOncePerBatch:
         assert (job.status, job.rows_created, job.rows_rejected) == ("done", 1, 2)
         assert list(Interaction.objects.values_list("external_id", "product_id")) == [("SO-3", None)]
 
-    def test_without_the_privilege_to_skip_triggers_the_import_keeps_the_triggers(self, write_csv, settings):
+    def test_the_importing_user_deleted_meanwhile_leaves_the_checks_to_postgresql(self, write_csv):
+        from django.contrib.auth import get_user_model
+
+        from crm.imports.loading_pg import InteractionLoader
+
+        linked("C-1")
+        user = get_user_model().objects.create_user("importer")
+        real_resolve = InteractionLoader._resolve
+
+        def resolve_then_delete(loader, cursor):  # type: ignore[no-untyped-def]
+            real_resolve(loader, cursor)
+            with _other_connection() as other:  # as Django deletes a user: the job's SET_NULL first
+                other.execute("UPDATE crm_importjob SET created_by_id = NULL WHERE created_by_id = %s", [user.pk])
+                other.execute("DELETE FROM auth_user WHERE id = %s", [user.pk])
+
+        with mock.patch.object(InteractionLoader, "_resolve", resolve_then_delete):
+            job = import_file(path=write_csv(interactions(3)), original_name="o.csv", source_system="erp",
+                              kind="interactions", user=user)
+        assert job.status == "failed"
+        assert "logged_by_id" in job.error
+        assert not Interaction.objects.exists()
+
+    @pytest.fixture
+    def refusing_trigger(self):  # type: ignore[no-untyped-def]
+        """A row trigger on crm_interaction that refuses every insert (as a check violation)."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("""
+                CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'a row trigger fired' USING ERRCODE = 'check_violation'; END $$;
+                CREATE TRIGGER test_refuse_insert AFTER INSERT ON crm_interaction
+                    FOR EACH ROW EXECUTE FUNCTION test_refuse_insert();""")
+        yield
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_refuse_insert ON crm_interaction; DROP FUNCTION test_refuse_insert();")
+
+    def test_new_rows_skip_the_triggers_and_the_statements_after_them_do_not(self, write_csv, refusing_trigger):
+        from django.db import connection
+
+        from crm.imports.loading_pg import InteractionLoader
+
+        linked("C-1")
+        real_bump = InteractionLoader._bump
+        roles: list[str] = []
+
+        def record_role_then_bump(loader, cursor, touched, result):  # type: ignore[no-untyped-def]
+            cursor.execute("SHOW session_replication_role")
+            roles.append(cursor.fetchone()[0])
+            real_bump(loader, cursor, touched, result)
+
+        with mock.patch.object(InteractionLoader, "_bump", record_role_then_bump):
+            job = import_file(path=write_csv(interactions(3)), original_name="o.csv", source_system="erp",
+                              kind="interactions")
+        assert (job.status, job.rows_created) == ("done", 3)  # the refusing trigger did not fire
+        assert roles == ["origin"]  # the upsert of stored rows and the history bump ran with the triggers
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW session_replication_role")
+            assert cursor.fetchone()[0] == "origin"
+
+    def test_without_the_privilege_to_skip_triggers_every_row_goes_through_them(self, write_csv, refusing_trigger):
         from crm.imports import loading_pg
 
-        settings.TIERWISE_IMPORT_PIPELINE = True
         linked("C-1")
-        ProductFactory(sku="BOLT-1")
         with (mock.patch.object(loading_pg, "_may_skip_triggers", return_value=False),
               mock.patch.object(loading_pg.InteractionLoader, "_lock_references") as lock):
-            job = import_file(path=write_csv(orders_with_product(3)), original_name="o.csv", source_system="erp",
-                              kind="interactions", columns=PRODUCT_COLUMNS)
+            job = import_file(path=write_csv(interactions(2)), original_name="o.csv", source_system="erp",
+                              kind="interactions")
         lock.assert_not_called()
-        assert (job.status, job.rows_created) == ("done", 3)
+        assert (job.status, job.rows_created, job.rows_rejected) == ("done", 0, 2)
+        assert not Interaction.objects.exists()
 
     def test_the_privilege_probe_sees_a_superuser(self):
         from crm.imports.loading_pg import _may_skip_triggers
