@@ -328,13 +328,20 @@ class TestCommand:
             call_command("import_data", "erp", "interactions", "/nonexistent.csv", stdout=StringIO())
 
 
+def _other_connection():  # type: ignore[no-untyped-def]
+    """A second, autocommit connection to the test database: another user of the CRM."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    return psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
+                           password=db["PASSWORD"] or None, autocommit=True)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_row_another_writer_stores_meanwhile_is_updated_not_refused(write_csv, settings):
     """New rows go in with a plain INSERT; one that another writer stored after the batch was resolved makes
     it fail on the unique key, and the batch loaded again in halves updates that row instead."""
-    import psycopg
-    from django.db import connection
-
     from crm.imports.loading_pg import InteractionLoader
 
     settings.TIERWISE_IMPORT_PIPELINE = True  # committed data: the writer thread's own connection sees it
@@ -346,9 +353,7 @@ def test_a_row_another_writer_stores_meanwhile_is_updated_not_refused(write_csv,
         real_resolve(loader, cursor)
         if not raced:
             raced.append(True)
-            db = connection.settings_dict
-            with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
-                                 password=db["PASSWORD"] or None, autocommit=True) as other:
+            with _other_connection() as other:
                 other.execute(
                     "INSERT INTO crm_interaction (account_id, kind, channel, occurred_at, amount, direct_cost, note,"
                     " source_system, external_id, created_at, updated_at) VALUES"
@@ -361,16 +366,6 @@ def test_a_row_another_writer_stores_meanwhile_is_updated_not_refused(write_csv,
     assert (job.status, job.rows_created, job.rows_updated, job.rows_rejected) == ("done", 3, 1, 0)
     so2 = Interaction.objects.get(source_system="erp", external_id="SO-2")
     assert (so2.kind, so2.amount) == ("order", 2)
-
-
-def _other_connection():  # type: ignore[no-untyped-def]
-    """A second, autocommit connection to the test database: another user of the CRM."""
-    import psycopg
-    from django.db import connection
-
-    db = connection.settings_dict
-    return psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
-                           password=db["PASSWORD"] or None, autocommit=True)
 
 
 def orders_with_product(n: int) -> list[list[str]]:
