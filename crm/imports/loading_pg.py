@@ -278,7 +278,7 @@ _ACCOUNT_CHECK = Check("r.account_id IS NULL", "account_external_id", "r.account
 
 
 class InteractionLoader(PgLoader):
-    own_reference_checks = False  # set by start(): whether the INSERT may skip the foreign-key triggers
+    may_skip_triggers = False  # set by start(): whether this database role may skip the foreign-key triggers
     resolved = (
         ("account_id", "bigint", "a.account_id"),
         ("product_id", "bigint", "p.id"),
@@ -333,7 +333,7 @@ class InteractionLoader(PgLoader):
 
     def start(self) -> None:
         super().start()
-        self.own_reference_checks = _may_skip_triggers()
+        self.may_skip_triggers = _may_skip_triggers()
 
     def upsert(self, cursor: Any, result: BatchResult) -> None:
         targets = self.targets()
@@ -342,7 +342,7 @@ class InteractionLoader(PgLoader):
         # another writer store one of these keys meanwhile, the INSERT fails on the unique key and the run
         # loads the batch again in halves (services._load), which then resolve that key as stored.
         skip_triggers = False
-        if self.own_reference_checks:
+        if self.may_skip_triggers:
             with self.phases("reference locks"):
                 skip_triggers = self._lock_references(cursor)
         if skip_triggers:
@@ -374,7 +374,6 @@ class InteractionLoader(PgLoader):
         result.created, result.updated = inserted + created, updated
         with self.phases("history versions"):
             self._bump(cursor, set(touched or ()), result)
-
 
     def _lock_references(self, cursor: Any) -> bool:
         """Lock the rows the batch's new interactions refer to, as PostgreSQL's foreign-key checks would, and

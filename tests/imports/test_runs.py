@@ -2,6 +2,7 @@
 the management command."""
 
 import csv
+from contextlib import contextmanager
 from io import StringIO
 from unittest import mock
 
@@ -338,28 +339,38 @@ def _other_connection():  # type: ignore[no-untyped-def]
                            password=db["PASSWORD"] or None, autocommit=True)
 
 
+@contextmanager
+def another_writer_after_resolve(*statements: tuple[str, list]):  # type: ignore[no-untyped-def]
+    """Right after the interaction loader first resolves a batch, another connection runs ``statements``
+    ((sql, params) pairs): a concurrent writer. Yields a list that holds True once they ran."""
+    from crm.imports.loading_pg import InteractionLoader
+
+    real_resolve = InteractionLoader._resolve
+    ran: list[bool] = []
+
+    def resolve_then_write(loader, cursor):  # type: ignore[no-untyped-def]
+        real_resolve(loader, cursor)
+        if not ran:
+            ran.append(True)
+            with _other_connection() as other:
+                for sql, params in statements:
+                    other.execute(sql, params)
+
+    with mock.patch.object(InteractionLoader, "_resolve", resolve_then_write):
+        yield ran
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_row_another_writer_stores_meanwhile_is_updated_not_refused(write_csv, settings):
     """New rows go in with a plain INSERT; one that another writer stored after the batch was resolved makes
     it fail on the unique key, and the batch loaded again in halves updates that row instead."""
-    from crm.imports.loading_pg import InteractionLoader
-
     settings.TIERWISE_IMPORT_PIPELINE = True  # committed data: the writer thread's own connection sees it
     account = linked("C-1")
-    real_resolve = InteractionLoader._resolve
-    raced: list[bool] = []
-
-    def resolve_then_race(loader, cursor):  # type: ignore[no-untyped-def]
-        real_resolve(loader, cursor)
-        if not raced:
-            raced.append(True)
-            with _other_connection() as other:
-                other.execute(
-                    "INSERT INTO crm_interaction (account_id, kind, channel, occurred_at, amount, direct_cost, note,"
-                    " source_system, external_id, created_at, updated_at) VALUES"
-                    " (%s, 'visit', 'other', now(), 0, 0, 'by the API', 'erp', 'SO-2', now(), now())", [account.pk])
-
-    with mock.patch.object(InteractionLoader, "_resolve", resolve_then_race):
+    stored_meanwhile = (
+        "INSERT INTO crm_interaction (account_id, kind, channel, occurred_at, amount, direct_cost, note,"
+        " source_system, external_id, created_at, updated_at) VALUES"
+        " (%s, 'visit', 'other', now(), 0, 0, 'by the API', 'erp', 'SO-2', now(), now())", [account.pk])
+    with another_writer_after_resolve(stored_meanwhile) as raced:
         job = import_file(path=write_csv(interactions(4)), original_name="o.csv", source_system="erp",
                           kind="interactions")
     assert raced
@@ -418,45 +429,29 @@ class TestForeignKeyChecksOncePerBatch:
             (account.pk, product.pk, user.pk)}
 
     def test_a_product_deleted_while_the_batch_loads_rejects_its_rows_and_leaves_no_orphans(self, write_csv):
-        from crm.imports.loading_pg import InteractionLoader
-
         linked("C-1")
         ProductFactory(sku="BOLT-1")
         rows = orders_with_product(2) + [["SO-3", "C-1", "visit", "2025-03-01", "", "", ""]]
-        real_resolve = InteractionLoader._resolve
-        deleted: list[bool] = []
-
-        def resolve_then_delete(loader, cursor):  # type: ignore[no-untyped-def]
-            real_resolve(loader, cursor)
-            if not deleted:
-                deleted.append(True)
-                with _other_connection() as other:
-                    other.execute("DELETE FROM crm_product WHERE sku = 'BOLT-1'")
-
-        with mock.patch.object(InteractionLoader, "_resolve", resolve_then_delete):
+        with another_writer_after_resolve(("DELETE FROM crm_product WHERE sku = 'BOLT-1'", [])) as deleted:
             job = import_file(path=write_csv(rows), original_name="o.csv", source_system="erp",
                               kind="interactions", columns=PRODUCT_COLUMNS)
+        assert deleted
         assert (job.status, job.rows_created, job.rows_rejected) == ("done", 1, 2)
         assert list(Interaction.objects.values_list("external_id", "product_id")) == [("SO-3", None)]
 
     def test_the_importing_user_deleted_meanwhile_leaves_the_checks_to_postgresql(self, write_csv):
         from django.contrib.auth import get_user_model
 
-        from crm.imports.loading_pg import InteractionLoader
-
         linked("C-1")
         user = get_user_model().objects.create_user("importer")
-        real_resolve = InteractionLoader._resolve
-
-        def resolve_then_delete(loader, cursor):  # type: ignore[no-untyped-def]
-            real_resolve(loader, cursor)
-            with _other_connection() as other:  # as Django deletes a user: the job's SET_NULL first
-                other.execute("UPDATE crm_importjob SET created_by_id = NULL WHERE created_by_id = %s", [user.pk])
-                other.execute("DELETE FROM auth_user WHERE id = %s", [user.pk])
-
-        with mock.patch.object(InteractionLoader, "_resolve", resolve_then_delete):
+        # as Django deletes a user: the job's SET_NULL first
+        with another_writer_after_resolve(
+            ("UPDATE crm_importjob SET created_by_id = NULL WHERE created_by_id = %s", [user.pk]),
+            ("DELETE FROM auth_user WHERE id = %s", [user.pk]),
+        ) as deleted:
             job = import_file(path=write_csv(interactions(3)), original_name="o.csv", source_system="erp",
                               kind="interactions", user=user)
+        assert deleted
         assert job.status == "failed"
         assert "logged_by_id" in job.error
         assert not Interaction.objects.exists()
