@@ -222,7 +222,8 @@ class Interaction(models.Model):
 
     class Meta:
         # Bulk imports insert new rows with session_replication_role = replica, having locked what they refer
-        # to themselves (crm.imports.loading_pg): a trigger added to this table would not fire for them.
+        # to themselves (crm.imports.loading_pg): a trigger added to this table would not fire for them unless
+        # it is ENABLE ALWAYS, like the monthly-sums triggers of profitability.rollup.
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["account", "occurred_at"], name="interaction_account_time"),

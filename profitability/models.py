@@ -232,6 +232,41 @@ class AccountSnapshot(models.Model):
         return self.clv_cac_ratio is not None and self.clv_cac_ratio < 3
 
 
+class RolledUpAccount(models.Model):
+    """An account whose interactions are also kept summed by month (:class:`InteractionMonth`), so that its
+    recompute reads a few dozen sums instead of thousands of rows. See ``profitability.rollup``."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Monthly sums of account {self.account_id}"
+
+
+class InteractionMonth(models.Model):
+    """A rolled-up account's interactions of one kind and channel in one UTC month, summed. Written only by
+    the triggers on crm_interaction (migration 0009) and by enrolment; never edited by hand."""
+
+    pk = models.CompositePrimaryKey("account", "kind", "channel", "month")
+    # Deleted with the enrolment by the database (its ON DELETE CASCADE constraint is made by migration 0009),
+    # not by Django's collector:
+    # deleting an account deletes its interactions too, and their triggers must not find the enrolment gone
+    # while its months are still there, or the months gone while the enrolment is still there. The triggers
+    # remove a month's row when its last interaction goes. No index of its own: the primary key starts with it.
+    account = models.ForeignKey(RolledUpAccount, on_delete=models.DO_NOTHING, related_name="months", db_index=False,
+                                db_constraint=False)
+    kind = models.CharField(max_length=20)
+    channel = models.CharField(max_length=12)
+    month = models.DateTimeField(help_text="The month's first instant, UTC.")
+    n = models.IntegerField()
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    direct_cost = models.DecimalField(max_digits=18, decimal_places=2)
+    units = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind}/{self.channel} {self.month:%Y-%m}: {self.n}"
+
+
 class TierChange(models.Model):
     """An account moved between tiers, and the figures that moved it."""
 

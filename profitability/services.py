@@ -42,6 +42,7 @@ from .costing import (
     resolve_rate_windows,
 )
 from .explain import profit_drivers
+from .rollup import ROLLUP_MIN_INTERACTIONS, account_roll_up
 from .figures import DEFAULT_RETENTION, ClvInputs, ClvParams, compute_clv
 from .models import (
     AccountSnapshot,
@@ -255,16 +256,15 @@ def _fetch_account_row(ctx: EngineContext, account_id: int) -> dict | None:
                         r["units"]) for r in rows if r["kind"] is not None]
     lifetime = groups_pnl(ctx.plan, groups)
     ttm = groups_pnl(ctx.plan, groups, recent_only=True)
-    orders = [r for r in rows if r["kind"] == "order"]
     out = {name: rows[0][name] for name in ("account_id", "history_version", "status", "relationship",
-                                              "acquisition_channel_id", "acquired_on", "cac")}
+                                              "acquisition_channel_id", "acquired_on", "cac", "rolled_up",
+                                              "first_order_at", "last_order_at", "last_interaction_at",
+                                              "snapshot_version", "snapshot_tier_id")}
     return out | {
+        "interactions": sum(g.count for g in groups),
         "revenue": lifetime.revenue, "returns": lifetime.returns, "cogs": lifetime.cogs, "orders": lifetime.orders,
         "revenue_ttm": ttm.revenue, "returns_ttm": ttm.returns, "cogs_ttm": ttm.cogs, "orders_ttm": ttm.orders,
-        "first_order_at": min((r["first_at"] for r in orders), default=None),
-        "last_order_at": max((r["last_at"] for r in orders), default=None),
-        "last_interaction_at": max((r["last_at"] for r in rows if r["kind"] is not None), default=None),
-        "order_revenue": sum((r["amount"] for r in orders), ZERO),
+        "order_revenue": sum((g.amount for g in groups if g.kind == "order"), ZERO),
         "cost_to_serve": lifetime.cost_to_serve, "cost_to_serve_ttm": ttm.cost_to_serve,
         "breakdown": lifetime.breakdown, "breakdown_ttm": ttm.breakdown,
     }
@@ -488,24 +488,67 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
         return RecomputeResult(account_id, 0, written=False)
     (item,) = _compute(rows, ctx)
     medians = ctx.book.tier_median_counts if ctx.book else {}
+    row = rows[0]
+    if row.get("rolled_up") is False and row["interactions"] >= ROLLUP_MIN_INTERACTIONS:
+        account_roll_up(account_id=account_id)  # the next recompute reads monthly sums
+    version = item.fields["computed_version"]
+
+    if row.get("snapshot_version") is not None:
+        # The usual case: the account keeps its tier. One UPDATE, no lock or transaction of its own.
+        tier, top_share = _tier_for_one(item, ctx, previous_tier_id=row["snapshot_tier_id"])
+        if (tier.pk if tier else None) == row["snapshot_tier_id"]:
+            _place(item, tier, top_share, ctx, medians)
+            if _snapshot_write_unless_moved(account_id, item.fields, tier_id=row["snapshot_tier_id"]):
+                return RecomputeResult(account_id, version, written=True)
 
     with transaction.atomic():
         current = _snapshot_locked(account_id, ctx)
-        if current.computed_version > item.fields["computed_version"]:
+        if current.computed_version > version:
             return RecomputeResult(account_id, current.computed_version, written=False)
         old_tier_id = current.tier_id
         tier, top_share = _tier_for_one(item, ctx, previous_tier_id=old_tier_id)
-        item.fields["tier_id"] = tier.pk if tier else None
-        item.fields["top_share_pct"] = top_share
-        item.fields["rank"] = _rank_from_share(top_share, ctx.book)
-        item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
+        _place(item, tier, top_share, ctx, medians)
         AccountSnapshot.objects.filter(pk=account_id).update(**item.fields)
         changed = old_tier_id != item.fields["tier_id"] and current.computed_version > 0
         if changed:
             _record_tier_changes([(account_id, old_tier_id, item.fields["tier_id"], item.metric, top_share)], ctx)
         if old_tier_id != item.fields["tier_id"]:
             cases_apply_sla(account_ids=[account_id])
-    return RecomputeResult(account_id, item.fields["computed_version"], written=True, tier_changed=changed)
+    return RecomputeResult(account_id, version, written=True, tier_changed=changed)
+
+
+def _place(item: Computed, tier: Tier | None, top_share: float | None, ctx: EngineContext, medians: dict) -> None:
+    """Tier, rank and explanation: the fields that depend on where the account stands in the book."""
+    item.fields["tier_id"] = tier.pk if tier else None
+    item.fields["top_share_pct"] = top_share
+    item.fields["rank"] = _rank_from_share(top_share, ctx.book)
+    item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
+
+
+def _snapshot_write_unless_moved(account_id: int, fields: dict, *, tier_id: int | None) -> bool:
+    """Write the snapshot's figures unless a newer version is already there or its tier is no longer
+    ``tier_id`` (a tier change must be recorded with it: the caller then takes the locked path). The check
+    and the write are one statement, so a concurrent writer cannot slip between them.
+
+    Outside a transaction the commit does not wait for the WAL flush (~0.5 ms): a database crash can lose
+    only this derived write, which leaves the snapshot behind its account's durable history version, and
+    the stale sweep recomputes it.
+    """
+    columns = list(fields)
+    assignments = ", ".join(f"{c} = %s::jsonb" if c in _JSON_FIELDS else f"{c} = %s" for c in columns)
+    values = [_json_text(fields[c]) if c in _JSON_FIELDS else fields[c] for c in columns]
+    asynchronous = not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        # Both statements in one round trip and one implicit transaction, which bounds the SET LOCAL.
+        cursor.execute(
+            ("SET LOCAL synchronous_commit = off; " if asynchronous else "")
+            + f"UPDATE profitability_accountsnapshot SET {assignments} "  # noqa: S608 - column names are ours
+            "WHERE account_id = %s AND computed_version <= %s AND tier_id IS NOT DISTINCT FROM %s",
+            [*values, account_id, fields["computed_version"], tier_id],
+        )
+        if asynchronous:
+            cursor.cursor.nextset()
+        return cursor.rowcount == 1
 
 
 def _snapshot_locked(account_id: int, ctx: EngineContext) -> AccountSnapshot:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from .costing import CostPlan, RateWindow
+from .rollup import next_month, split_months
 
 # Kinds, in SQL literals; kept in one place with costing.REVENUE_KINDS / RETURN_KIND.
 _REVENUE = "('order', 'renewal')"
@@ -124,31 +125,64 @@ def pnl_query(
 
 ACCOUNT_COLUMNS = [
     "account_id", "history_version", "status", "relationship", "acquisition_channel_id", "acquired_on", "cac",
-    "kind", "channel", "period", "recent", "n", "amount", "direct_cost", "units", "first_at", "last_at",
+    "rolled_up", "first_order_at", "last_order_at", "last_interaction_at", "snapshot_version", "snapshot_tier_id",
+    "kind", "channel", "period", "recent", "n", "amount", "direct_cost", "units",
 ]
 
 
 def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: int) -> tuple[str, dict]:
-    """SQL and params for one account: its attributes, CAC and history version, with its interactions summed
-    by kind, channel, rate period (``costing.plan_periods``) and trailing year — one row per group (a single
-    row of NULL groups without interactions). A few dozen rows even for an account with 10,000 interactions;
-    ``costing.class_measures`` and the money sums in Python do the rest. One statement, so the figures and
-    the version they are labelled with come from the same MVCC snapshot."""
-    period = "width_bucket(i.occurred_at, %(breaks)s::timestamptz[])" if periods else "0"
+    """SQL and params for one account: its attributes, CAC, history version, first and last order and current
+    snapshot's version and tier, with its
+    interactions summed by kind, channel, rate period (``costing.plan_periods``) and trailing year — one row
+    per group (a single row of NULL groups without interactions). A few dozen rows even for an account with
+    10,000 interactions; ``costing.class_measures`` and the money sums in Python do the rest. One statement,
+    so the figures and the version they are labelled with come from the same MVCC snapshot.
+
+    A rolled-up account (``profitability.rollup``) is read from its monthly sums, except for the months that
+    a rate period or the trailing year starts inside: those come from its interactions.
+    """
+    breaks = [utc_midnight(day) for day in periods]
+    split = split_months([*breaks, ttm_start])
+
+    def bucket(moment: str) -> str:
+        return f"width_bucket({moment}, %(breaks)s::timestamptz[])" if breaks else "0"
+
+    # ``kind || ''`` keeps the planner off the (kind, occurred_at) index, which would walk every order in
+    # the book looking for this account's first one.
+    def order_time(direction: str) -> str:
+        return (f"(SELECT i.occurred_at FROM crm_interaction i WHERE i.account_id = a.id AND i.kind || '' = 'order' "
+                f"ORDER BY i.occurred_at {direction} LIMIT 1)")
+
     sql = f"""
     SELECT a.id, a.history_version, a.status, a.relationship, a.acquisition_channel_id, a.acquired_on, cac.cac,
-        g.kind, g.channel, g.period, g.recent, g.n, g.amount, g.direct_cost, g.units, g.first_at, g.last_at
+        r.account_id IS NOT NULL, {order_time("ASC")}, {order_time("DESC")},
+        (SELECT max(i.occurred_at) FROM crm_interaction i WHERE i.account_id = a.id), s.computed_version, s.tier_id,
+        g.kind, g.channel, g.period, g.recent, g.n, g.amount, g.direct_cost, g.units
     FROM crm_account a
     LEFT JOIN profitability_channelcac cac
         ON cac.channel_id = a.acquisition_channel_id AND cac.quarter_start = date_trunc('quarter', a.acquired_on)::date
+    LEFT JOIN profitability_rolledupaccount r ON r.account_id = a.id
+    LEFT JOIN profitability_accountsnapshot s ON s.account_id = a.id
     LEFT JOIN LATERAL (
-        SELECT i.kind, i.channel, {period} AS period, i.occurred_at >= %(ttm)s AS recent, count(*) AS n,
-            sum(i.amount) AS amount, sum(i.direct_cost) AS direct_cost, coalesce(sum(i.quantity), 0) AS units,
-            min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
-        FROM crm_interaction i
-        WHERE i.account_id = a.id
+        SELECT x.kind, x.channel, {bucket("x.at")} AS period, x.at >= %(ttm)s AS recent, sum(x.n) AS n,
+            sum(x.amount) AS amount, sum(x.direct_cost) AS direct_cost, sum(x.units) AS units
+        FROM (
+            SELECT m.kind, m.channel, m.month AS at, m.n, m.amount, m.direct_cost, m.units
+            FROM profitability_interactionmonth m
+            WHERE r.account_id IS NOT NULL AND m.account_id = a.id AND m.month <> ALL(%(split)s::timestamptz[])
+            UNION ALL
+            SELECT i.kind, i.channel, i.occurred_at, 1, i.amount, i.direct_cost, coalesce(i.quantity, 0)
+            FROM (
+                SELECT * FROM unnest(%(split)s::timestamptz[], %(split_end)s::timestamptz[])
+                WHERE r.account_id IS NOT NULL
+                UNION ALL
+                SELECT '-infinity'::timestamptz, 'infinity'::timestamptz WHERE r.account_id IS NULL
+            ) AS span (lo, hi)
+            JOIN crm_interaction i ON i.account_id = a.id AND i.occurred_at >= span.lo AND i.occurred_at < span.hi
+        ) AS x
         GROUP BY 1, 2, 3, 4
     ) g ON true
     WHERE a.id = %(id)s
     """
-    return sql, {"breaks": [utc_midnight(day) for day in periods], "ttm": ttm_start, "id": account_id}
+    return sql, {"breaks": breaks, "ttm": ttm_start, "id": account_id, "split": split,
+                 "split_end": [next_month(m) for m in split]}

@@ -47,6 +47,7 @@ MOVED = {
 # Derived from the history and rebuilt for the survivor: deleted with the merged account.
 LEFT_TO_CASCADE = {
     "profitability.accountsnapshot.account", "campaigns.accountfeatures.account", "crm.accountmatchkey.account",
+    "profitability.rolledupaccount.account",
 }
 
 

@@ -22,6 +22,7 @@ from crm.imports.services import (
 )
 from crm.models import Account, AccountSourceId, Interaction
 from crm.models_imports import ImportJob
+from tests.connections import other_connection
 from tests.factories import AccountFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -329,16 +330,6 @@ class TestCommand:
             call_command("import_data", "erp", "interactions", "/nonexistent.csv", stdout=StringIO())
 
 
-def _other_connection():  # type: ignore[no-untyped-def]
-    """A second, autocommit connection to the test database: another user of the CRM."""
-    import psycopg
-    from django.db import connection
-
-    db = connection.settings_dict
-    return psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
-                           password=db["PASSWORD"] or None, autocommit=True)
-
-
 @contextmanager
 def another_writer_after_resolve(*statements: tuple[str, list]):  # type: ignore[no-untyped-def]
     """Right after the interaction loader first resolves a batch, another connection runs ``statements``
@@ -352,7 +343,7 @@ def another_writer_after_resolve(*statements: tuple[str, list]):  # type: ignore
         real_resolve(loader, cursor)
         if not ran:
             ran.append(True)
-            with _other_connection() as other:
+            with other_connection() as other:
                 for sql, params in statements:
                     other.execute(sql, params)
 
@@ -410,7 +401,7 @@ class TestForeignKeyChecksOncePerBatch:
 
         def lock_then_try_to_delete(loader, cursor):  # type: ignore[no-untyped-def]
             skip = real_lock(loader, cursor)
-            with _other_connection() as other:
+            with other_connection() as other:
                 other.execute("DELETE FROM crm_accountsourceid WHERE account_id = %s", [account.pk])
                 other.execute("SET lock_timeout = '300ms'")
                 for table, pk in (("crm_account", account.pk), ("crm_product", product.pk), ("auth_user", user.pk)):
