@@ -42,7 +42,6 @@ from .costing import (
     resolve_rate_windows,
 )
 from .explain import profit_drivers
-from .rollup import ROLLUP_MIN_INTERACTIONS, account_roll_up
 from .figures import DEFAULT_RETENTION, ClvInputs, ClvParams, compute_clv
 from .models import (
     AccountSnapshot,
@@ -64,6 +63,7 @@ from .ranking import (
     top_share_for_value,
     whale_curve,
 )
+from .rollup import ROLLUP_MIN_INTERACTIONS, account_roll_up
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
