@@ -249,14 +249,15 @@ def _fetch_account_row(ctx: EngineContext, account_id: int) -> dict | None:
     query, params = pnl_sql.account_query(plan_periods(ctx.plan), ttm_start=ctx.ttm_start, account_id=account_id)
     with connection.cursor() as cursor:
         cursor.execute(query, params)
-        rows = [dict(zip(pnl_sql.ACCOUNT_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
-    if not rows:
+        found = cursor.fetchone()
+    if found is None:
         return None
-    groups = [GroupFact(r["kind"], r["channel"], r["period"], r["recent"], r["n"], r["amount"], r["direct_cost"],
-                        r["units"]) for r in rows if r["kind"] is not None]
+    row = dict(zip(pnl_sql.ACCOUNT_COLUMNS, found, strict=True))
+    measures = ("kinds", "channels", "periods", "recents", "counts", "amounts", "direct_costs", "units")
+    groups = [GroupFact(*group) for group in zip(*(row[m] or () for m in measures), strict=True)]
     lifetime = groups_pnl(ctx.plan, groups)
     ttm = groups_pnl(ctx.plan, groups, recent_only=True)
-    out = {name: rows[0][name] for name in ("account_id", "history_version", "status", "relationship",
+    out = {name: row[name] for name in ("account_id", "history_version", "status", "relationship",
                                               "acquisition_channel_id", "acquired_on", "cac", "rolled_up",
                                               "first_order_at", "last_order_at", "last_interaction_at",
                                               "snapshot_version", "snapshot_tier_id")}

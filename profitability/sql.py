@@ -126,16 +126,17 @@ def pnl_query(
 ACCOUNT_COLUMNS = [
     "account_id", "history_version", "status", "relationship", "acquisition_channel_id", "acquired_on", "cac",
     "rolled_up", "first_order_at", "last_order_at", "last_interaction_at", "snapshot_version", "snapshot_tier_id",
-    "kind", "channel", "period", "recent", "n", "amount", "direct_cost", "units",
+    # the groups, one array per measure (one row in all: the account's own columns are parsed once)
+    "kinds", "channels", "periods", "recents", "counts", "amounts", "direct_costs", "units",
 ]
 
 
 def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: int) -> tuple[str, dict]:
     """SQL and params for one account: its attributes, CAC, history version, first and last order and current
     snapshot's version and tier, with its
-    interactions summed by kind, channel, rate period (``costing.plan_periods``) and trailing year — one row
-    per group (a single row of NULL groups without interactions). A few dozen rows even for an account with
-    10,000 interactions; ``costing.class_measures`` and the money sums in Python do the rest. One statement,
+    interactions summed by kind, channel, rate period (``costing.plan_periods``) and trailing year — in one
+    row, the groups as parallel arrays (NULL without interactions). A few dozen groups even for an account
+    with 10,000 interactions; ``costing.class_measures`` and the money sums in Python do the rest. One statement,
     so the figures and the version they are labelled with come from the same MVCC snapshot.
 
     A rolled-up account (``profitability.rollup``) is read from its monthly sums, except for the months that
@@ -157,15 +158,19 @@ def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: i
     SELECT a.id, a.history_version, a.status, a.relationship, a.acquisition_channel_id, a.acquired_on, cac.cac,
         r.account_id IS NOT NULL, {order_time("ASC")}, {order_time("DESC")},
         (SELECT max(i.occurred_at) FROM crm_interaction i WHERE i.account_id = a.id), s.computed_version, s.tier_id,
-        g.kind, g.channel, g.period, g.recent, g.n, g.amount, g.direct_cost, g.units
+        g.kinds, g.channels, g.periods, g.recents, g.counts, g.amounts, g.direct_costs, g.units
     FROM crm_account a
     LEFT JOIN profitability_channelcac cac
         ON cac.channel_id = a.acquisition_channel_id AND cac.quarter_start = date_trunc('quarter', a.acquired_on)::date
     LEFT JOIN profitability_rolledupaccount r ON r.account_id = a.id
     LEFT JOIN profitability_accountsnapshot s ON s.account_id = a.id
-    LEFT JOIN LATERAL (
+    CROSS JOIN LATERAL (
+        SELECT array_agg(kind) AS kinds, array_agg(channel) AS channels, array_agg(period) AS periods,
+            array_agg(recent) AS recents, array_agg(n) AS counts, array_agg(amount) AS amounts,
+            array_agg(direct_cost) AS direct_costs, array_agg(units) AS units
+        FROM (
         SELECT x.kind, x.channel, {bucket("x.at")} AS period, x.at >= %(ttm)s AS recent, sum(x.n) AS n,
-            sum(x.amount) AS amount, sum(x.direct_cost) AS direct_cost, sum(x.units) AS units
+            sum(x.amount) AS amount, sum(x.direct_cost) AS direct_cost, sum(x.units)::bigint AS units
         FROM (
             SELECT m.kind, m.channel, m.month AS at, m.n, m.amount, m.direct_cost, m.units
             FROM profitability_interactionmonth m
@@ -181,7 +186,8 @@ def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: i
             JOIN crm_interaction i ON i.account_id = a.id AND i.occurred_at >= span.lo AND i.occurred_at < span.hi
         ) AS x
         GROUP BY 1, 2, 3, 4
-    ) g ON true
+        ) AS grouped
+    ) g
     WHERE a.id = %(id)s
     """
     return sql, {"breaks": breaks, "ttm": ttm_start, "id": account_id, "split": split,
