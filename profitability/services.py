@@ -101,8 +101,11 @@ class EngineContext:
 
 
 def engine_context(*, now: datetime) -> EngineContext:
+    return _context(now, engine_config())
+
+
+def _context(now: datetime, config: EngineConfig) -> EngineContext:
     as_of = now.astimezone(UTC).date()
-    config = engine_config()
     return EngineContext(
         now=now,
         as_of=as_of,
@@ -121,8 +124,7 @@ def engine_context(*, now: datetime) -> EngineContext:
 # from: (ctid, xmin) of every cost rate, tier and settings row, of the fits ``latest_fits`` reads and of the
 # latest book summary. Any insert, update or delete — through a service, the admin, a queryset ``update()``
 # or raw SQL, committed or rolled back — changes the fingerprint, so no signal or cache bump can be missed.
-_CONFIG_FINGERPRINT = """
-SELECT
+_CONFIG_FINGERPRINT_COLUMNS = """
     (SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM profitability_costrate),
     (SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM profitability_tier),
     (SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM profitability_clvsettings),
@@ -132,19 +134,27 @@ SELECT
 _config_cache: tuple[tuple, EngineConfig] | None = None
 
 
-def engine_config() -> EngineConfig:
-    """The engine configuration, from this process's cache while the rows it was built from are unchanged."""
-    global _config_cache
-    if connection.vendor != "postgresql":
-        return _engine_config_load()
+def _config_fingerprint_columns() -> str:
     fits = " UNION ALL ".join(
         f"(SELECT ctid, xmin FROM profitability_clvmodelfit WHERE model = '{model}' ORDER BY fitted_at DESC "
         f"LIMIT {FITS_CONSIDERED})"
         for model in ClvModelFit.Model.values
     )
+    return _CONFIG_FINGERPRINT_COLUMNS.format(fits=fits)
+
+
+def _fingerprint(values: Sequence) -> tuple:
+    return (connection.settings_dict["NAME"], *values)
+
+
+def engine_config() -> EngineConfig:
+    """The engine configuration, from this process's cache while the rows it was built from are unchanged."""
+    global _config_cache
+    if connection.vendor != "postgresql":
+        return _engine_config_load()
     with connection.cursor() as cursor:
-        cursor.execute(_CONFIG_FINGERPRINT.format(fits=fits))
-        fingerprint = (connection.settings_dict["NAME"], *cursor.fetchone())
+        cursor.execute(f"SELECT {_config_fingerprint_columns()}")  # noqa: S608 - our own SQL
+        fingerprint = _fingerprint(cursor.fetchone())
     cached = _config_cache
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
@@ -246,13 +256,21 @@ def _fetch_pnl_rows_sql(ctx: EngineContext, account_ids: Sequence[int] | None) -
 
 def _fetch_account_row(ctx: EngineContext, account_id: int) -> dict | None:
     """One account's P&L row (as the book query's) from its interactions summed into a few groups."""
-    query, params = pnl_sql.account_query(plan_periods(ctx.plan), ttm_start=ctx.ttm_start, account_id=account_id)
+    return _account_row_and_config(ctx, account_id, check_config=False)[0]
+
+
+def _account_row_and_config(ctx: EngineContext, account_id: int, *, check_config: bool) -> tuple[dict | None, tuple]:
+    """The account's P&L row and, with ``check_config``, the configuration's fingerprint read with it."""
+    query, params = pnl_sql.account_query(plan_periods(ctx.plan), ttm_start=ctx.ttm_start, account_id=account_id,
+                                          also=_config_fingerprint_columns() if check_config else "")
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         found = cursor.fetchone()
     if found is None:
-        return None
-    row = dict(zip(pnl_sql.ACCOUNT_COLUMNS, found, strict=True))
+        return None, ()
+    width = len(pnl_sql.ACCOUNT_COLUMNS)
+    row = dict(zip(pnl_sql.ACCOUNT_COLUMNS, found[:width], strict=True))
+    fingerprint = _fingerprint(found[width:]) if check_config else ()
     measures = ("kinds", "channels", "periods", "recents", "counts", "amounts", "direct_costs", "units")
     groups = [GroupFact(*group) for group in zip(*(row[m] or () for m in measures), strict=True)]
     lifetime = groups_pnl(ctx.plan, groups)
@@ -268,7 +286,7 @@ def _fetch_account_row(ctx: EngineContext, account_id: int) -> dict | None:
         "order_revenue": sum((g.amount for g in groups if g.kind == "order"), ZERO),
         "cost_to_serve": lifetime.cost_to_serve, "cost_to_serve_ttm": ttm.cost_to_serve,
         "breakdown": lifetime.breakdown, "breakdown_ttm": ttm.breakdown,
-    }
+    }, fingerprint
 
 
 def _add_breakdowns(rows: list[dict], plan: CostPlan) -> None:
@@ -483,8 +501,7 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
     The tier comes from the book's current band floors (set by the last full ranking), so one account's
     recompute never re-ranks the book; ``book_rerank`` refreshes exact ranks for everybody.
     """
-    ctx = engine_context(now=now or timezone.now())
-    rows = fetch_pnl_rows(ctx, [account_id])
+    ctx, rows = _context_and_account_rows(account_id, now or timezone.now())
     if not rows:
         return RecomputeResult(account_id, 0, written=False)
     (item,) = _compute(rows, ctx)
@@ -516,6 +533,22 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
         if old_tier_id != item.fields["tier_id"]:
             cases_apply_sla(account_ids=[account_id])
     return RecomputeResult(account_id, version, written=True, tier_changed=changed)
+
+
+def _context_and_account_rows(account_id: int, now: datetime) -> tuple[EngineContext, list[dict]]:
+    """The engine context and the account's P&L row. With a configuration cached, one statement reads the row
+    and the configuration's fingerprint (one round trip fewer than ``engine_context``, and one snapshot);
+    only if the configuration changed is it loaded and the row read again."""
+    cached = _config_cache
+    if connection.vendor == "postgresql" and cached is not None:
+        ctx = _context(now, cached[1])
+        row, fingerprint = _account_row_and_config(ctx, account_id, check_config=True)
+        if row is None:
+            return ctx, []
+        if fingerprint == cached[0]:
+            return ctx, [row]
+    ctx = engine_context(now=now)
+    return ctx, fetch_pnl_rows(ctx, [account_id])
 
 
 def _place(item: Computed, tier: Tier | None, top_share: float | None, ctx: EngineContext, medians: dict) -> None:

@@ -131,7 +131,9 @@ ACCOUNT_COLUMNS = [
 ]
 
 
-def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: int) -> tuple[str, dict]:
+def account_query(
+    periods: Sequence[date], *, ttm_start: datetime, account_id: int, also: str = ""
+) -> tuple[str, dict]:
     """SQL and params for one account: its attributes, CAC, history version, first and last order and current
     snapshot's version and tier, with its
     interactions summed by kind, channel, rate period (``costing.plan_periods``) and trailing year — in one
@@ -140,7 +142,8 @@ def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: i
     so the figures and the version they are labelled with come from the same MVCC snapshot.
 
     A rolled-up account (``profitability.rollup``) is read from its monthly sums, except for the months that
-    a rate period or the trailing year starts inside: those come from its interactions.
+    a rate period or the trailing year starts inside: those come from its interactions. ``also``: more
+    columns (SQL) after ``ACCOUNT_COLUMNS``, read in the same snapshot.
     """
     breaks = [utc_midnight(day) for day in periods]
     split = split_months([*breaks, ttm_start])
@@ -159,6 +162,7 @@ def account_query(periods: Sequence[date], *, ttm_start: datetime, account_id: i
         r.account_id IS NOT NULL, {order_time("ASC")}, {order_time("DESC")},
         (SELECT max(i.occurred_at) FROM crm_interaction i WHERE i.account_id = a.id), s.computed_version, s.tier_id,
         g.kinds, g.channels, g.periods, g.recents, g.counts, g.amounts, g.direct_costs, g.units
+        {", " + also if also else ""}
     FROM crm_account a
     LEFT JOIN profitability_channelcac cac
         ON cac.channel_id = a.acquisition_channel_id AND cac.quarter_start = date_trunc('quarter', a.acquired_on)::date

@@ -148,6 +148,19 @@ class TestConfigurationCache:
             assert services.engine_config().ranking_metric == "net_profit"
         assert services.engine_config() is not before
 
+    def test_a_one_account_recompute_checks_the_cached_configuration_in_its_own_query(
+        self, db, django_assert_num_queries
+    ):
+        account = AccountFactory()
+        InteractionFactory.create_batch(2, account=account, kind="support_call", channel="phone")
+        services.snapshot_recompute(account_id=account.pk, now=NOW)
+        with django_assert_num_queries(2):  # the row read with the configuration's fingerprint, one UPDATE
+            services.snapshot_recompute(account_id=account.pk, now=NOW)
+        CostRate.objects.update(rate=D("21"))  # no signal; the next recompute must still see it
+        services.snapshot_recompute(account_id=account.pk, now=NOW)
+        breakdown = AccountSnapshot.objects.get(account=account).cost_breakdown
+        assert breakdown and all(D(c["cost"]) == 21 * c["count"] for c in breakdown.values()), breakdown
+
     def test_a_rolled_back_change_is_not_kept(self, db):
         rate = CostRate.objects.create(activity="Support calls", kind="support_call", rate=D("18"),
                                        effective_from=date(2024, 1, 1))
