@@ -92,6 +92,17 @@ def test_it_never_overwrites_a_newer_snapshot_with_an_older_computation(patricia
     assert snapshot(patricia).net_profit == D("1")
 
 
+def test_the_one_statement_write_refuses_when_the_tier_moved_since_it_was_read(patricia):
+    services.snapshot_recompute(account_id=patricia.pk, now=NOW)
+    stored = AccountSnapshot.objects.get(pk=patricia.pk)
+    fields = {"computed_version": stored.computed_version, "net_profit": D("1")}
+    other_tier = Tier.objects.exclude(pk=stored.tier_id).first()
+    assert services._snapshot_write_unless_moved(patricia.pk, fields, tier_id=other_tier.pk) is False
+    assert snapshot(patricia).net_profit == stored.net_profit != D("1")
+    assert services._snapshot_write_unless_moved(patricia.pk, fields, tier_id=stored.tier_id) is True
+    assert snapshot(patricia).net_profit == D("1")
+
+
 def test_it_records_a_tier_change_with_the_figures_that_moved_it(patricia, patrick):
     services.book_recompute(now=NOW)
     assert snapshot(patrick).tier.name != "Platinum"
