@@ -134,12 +134,12 @@ ACCOUNT_COLUMNS = [
 def account_query(
     periods: Sequence[date], *, ttm_start: datetime, account_id: int, also: str = ""
 ) -> tuple[str, dict]:
-    """SQL and params for one account: its attributes, CAC, history version, first and last order and current
-    snapshot's version and tier, with its
-    interactions summed by kind, channel, rate period (``costing.plan_periods``) and trailing year — in one
-    row, the groups as parallel arrays (NULL without interactions). A few dozen groups even for an account
-    with 10,000 interactions; ``costing.class_measures`` and the money sums in Python do the rest. One statement,
-    so the figures and the version they are labelled with come from the same MVCC snapshot.
+    """SQL and params for one account: its attributes, CAC, history version, first and last order and its
+    current snapshot's version and tier, with its interactions summed by kind, channel, rate period
+    (``costing.plan_periods``) and trailing year — all in one row, the groups as parallel arrays (NULL
+    without interactions). A few dozen groups even for an account with 10,000 interactions;
+    ``costing.class_measures`` and the money sums in Python do the rest. One statement, so the figures and
+    the version they are labelled with come from the same MVCC snapshot.
 
     A rolled-up account (``profitability.rollup``) is read from its monthly sums, except for the months that
     a rate period or the trailing year starts inside: those come from its interactions. ``also``: more
@@ -173,23 +173,26 @@ def account_query(
             array_agg(recent) AS recents, array_agg(n) AS counts, array_agg(amount) AS amounts,
             array_agg(direct_cost) AS direct_costs, array_agg(units) AS units
         FROM (
-        SELECT x.kind, x.channel, {bucket("x.at")} AS period, x.at >= %(ttm)s AS recent, sum(x.n) AS n,
-            sum(x.amount) AS amount, sum(x.direct_cost) AS direct_cost, sum(x.units)::bigint AS units
-        FROM (
-            SELECT m.kind, m.channel, m.month AS at, m.n, m.amount, m.direct_cost, m.units
-            FROM profitability_interactionmonth m
-            WHERE r.account_id IS NOT NULL AND m.account_id = a.id AND m.month <> ALL(%(split)s::timestamptz[])
-            UNION ALL
-            SELECT i.kind, i.channel, i.occurred_at, 1, i.amount, i.direct_cost, coalesce(i.quantity, 0)
+            SELECT x.kind, x.channel, {bucket("x.at")} AS period, x.at >= %(ttm)s AS recent, sum(x.n) AS n,
+                sum(x.amount) AS amount, sum(x.direct_cost) AS direct_cost, sum(x.units)::bigint AS units
             FROM (
-                SELECT * FROM unnest(%(split)s::timestamptz[], %(split_end)s::timestamptz[])
-                WHERE r.account_id IS NOT NULL
+                -- whole months from the sums of a rolled-up account
+                SELECT m.kind, m.channel, m.month AS at, m.n, m.amount, m.direct_cost, m.units
+                FROM profitability_interactionmonth m
+                WHERE r.account_id IS NOT NULL AND m.account_id = a.id AND m.month <> ALL(%(split)s::timestamptz[])
                 UNION ALL
-                SELECT '-infinity'::timestamptz, 'infinity'::timestamptz WHERE r.account_id IS NULL
-            ) AS span (lo, hi)
-            JOIN crm_interaction i ON i.account_id = a.id AND i.occurred_at >= span.lo AND i.occurred_at < span.hi
-        ) AS x
-        GROUP BY 1, 2, 3, 4
+                -- the interactions themselves: all of them, or only the split months' of a rolled-up account
+                SELECT i.kind, i.channel, i.occurred_at, 1, i.amount, i.direct_cost, coalesce(i.quantity, 0)
+                FROM (
+                    SELECT * FROM unnest(%(split)s::timestamptz[], %(split_end)s::timestamptz[])
+                    WHERE r.account_id IS NOT NULL
+                    UNION ALL
+                    SELECT '-infinity'::timestamptz, 'infinity'::timestamptz WHERE r.account_id IS NULL
+                ) AS span (lo, hi)
+                JOIN crm_interaction i
+                    ON i.account_id = a.id AND i.occurred_at >= span.lo AND i.occurred_at < span.hi
+            ) AS x
+            GROUP BY 1, 2, 3, 4
         ) AS grouped
     ) g
     WHERE a.id = %(id)s
