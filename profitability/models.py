@@ -248,11 +248,10 @@ class InteractionMonth(models.Model):
     the triggers on crm_interaction (migration 0009) and by enrolment; never edited by hand."""
 
     pk = models.CompositePrimaryKey("account", "kind", "channel", "month")
-    # Deleted with the enrolment by the database (its ON DELETE CASCADE constraint is made by migration 0009),
-    # not by Django's collector:
-    # deleting an account deletes its interactions too, and their triggers must not find the enrolment gone
-    # while its months are still there, or the months gone while the enrolment is still there. The triggers
-    # remove a month's row when its last interaction goes. No index of its own: the primary key starts with it.
+    # Deleted with the enrolment by the database (ON DELETE CASCADE, made by migration 0009), not by Django's
+    # collector: deleting an account also deletes its interactions, and if the collector removed the months
+    # first, the interactions' triggers would write them back as negative rows. The triggers remove a month's
+    # row when its last interaction goes. No index of its own: the primary key starts with it.
     account = models.ForeignKey(RolledUpAccount, on_delete=models.DO_NOTHING, related_name="months", db_index=False,
                                 db_constraint=False)
     kind = models.CharField(max_length=20)

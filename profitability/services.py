@@ -271,15 +271,11 @@ def _account_row_and_config(ctx: EngineContext, account_id: int, *, check_config
     width = len(pnl_sql.ACCOUNT_COLUMNS)
     row = dict(zip(pnl_sql.ACCOUNT_COLUMNS, found[:width], strict=True))
     fingerprint = _fingerprint(found[width:]) if check_config else ()
-    measures = ("kinds", "channels", "periods", "recents", "counts", "amounts", "direct_costs", "units")
-    groups = [GroupFact(*group) for group in zip(*(row[m] or () for m in measures), strict=True)]
+    groups = [GroupFact(*group)
+              for group in zip(*(row[name] or () for name in pnl_sql.ACCOUNT_GROUP_COLUMNS), strict=True)]
     lifetime = groups_pnl(ctx.plan, groups)
     ttm = groups_pnl(ctx.plan, groups, recent_only=True)
-    out = {name: row[name] for name in ("account_id", "history_version", "status", "relationship",
-                                              "acquisition_channel_id", "acquired_on", "cac", "rolled_up",
-                                              "first_order_at", "last_order_at", "last_interaction_at",
-                                              "snapshot_version", "snapshot_tier_id")}
-    return out | {
+    return {name: row[name] for name in pnl_sql.ACCOUNT_ATTRIBUTE_COLUMNS} | {
         "interactions": sum(g.count for g in groups),
         "revenue": lifetime.revenue, "returns": lifetime.returns, "cogs": lifetime.cogs, "orders": lifetime.orders,
         "revenue_ttm": ttm.revenue, "returns_ttm": ttm.returns, "cogs_ttm": ttm.cogs, "orders_ttm": ttm.orders,

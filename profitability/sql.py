@@ -123,12 +123,14 @@ def pnl_query(
     return sql, params
 
 
-ACCOUNT_COLUMNS = [
+ACCOUNT_ATTRIBUTE_COLUMNS = [
     "account_id", "history_version", "status", "relationship", "acquisition_channel_id", "acquired_on", "cac",
     "rolled_up", "first_order_at", "last_order_at", "last_interaction_at", "snapshot_version", "snapshot_tier_id",
-    # the groups, one array per measure (one row in all: the account's own columns are parsed once)
-    "kinds", "channels", "periods", "recents", "counts", "amounts", "direct_costs", "units",
 ]
+# The groups, one array per field of ``costing.GroupFact`` in its order (one row in all: the account's own
+# columns are parsed once).
+ACCOUNT_GROUP_COLUMNS = ["kinds", "channels", "periods", "recents", "counts", "amounts", "direct_costs", "units"]
+ACCOUNT_COLUMNS = ACCOUNT_ATTRIBUTE_COLUMNS + ACCOUNT_GROUP_COLUMNS
 
 
 def account_query(
