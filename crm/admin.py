@@ -14,6 +14,19 @@ from .models import (
 )
 
 
+class ViewOnlyAdmin:
+    """Mixin: the admin shows these rows (and their history) but never adds, changes or deletes them."""
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name"]

@@ -43,11 +43,15 @@ class InteractionPage:
     next_page: int | None
 
 
+MAX_TIMELINE_PAGE = 1_000_000
+
+
 def interaction_page(*, account_id: int, page: int = 1, per_page: int = TIMELINE_PAGE_SIZE) -> InteractionPage:
     """Interactions of one account, newest first, ``per_page`` at a time (one query: no COUNT needed)."""
     from .models import Interaction
 
-    page = max(int(page), 1)
+    # Past the last page there is nothing to show; the cap keeps a crafted ?page= inside PostgreSQL's OFFSET.
+    page = min(max(int(page), 1), MAX_TIMELINE_PAGE)
     start = (page - 1) * per_page
     rows = list(
         Interaction.objects.filter(account_id=account_id)

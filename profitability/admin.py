@@ -1,6 +1,8 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from crm.admin import ViewOnlyAdmin
+
 from .models import (
     AccountSnapshot,
     BookSummary,
@@ -14,8 +16,13 @@ from .models import (
 )
 
 
+class SettingsPageAdmin(ViewOnlyAdmin, SimpleHistoryAdmin):
+    """Configuration: changed on the settings pages only, which validate the whole set (bands that reach
+    100 %, rates never edited in place once in effect), record who changed what and recompute the book."""
+
+
 @admin.register(CostRate)
-class CostRateAdmin(SimpleHistoryAdmin):
+class CostRateAdmin(SettingsPageAdmin):
     list_display = ["activity", "kind", "channel", "per_unit", "rate", "effective_from"]
     list_filter = ["kind", "channel", "per_unit"]
     search_fields = ["activity"]
@@ -23,32 +30,17 @@ class CostRateAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(SimpleHistoryAdmin):
+class TierAdmin(SettingsPageAdmin):
     list_display = ["name", "position", "upper_pct", "first_response_hours", "resolution_hours", "queue_priority"]
 
 
 @admin.register(ClvSettings)
-class ClvSettingsAdmin(SimpleHistoryAdmin):
+class ClvSettingsAdmin(SettingsPageAdmin):
     list_display = ["__str__", "discount_rate", "horizon_months", "ranking_metric", "retention_override"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return not ClvSettings.objects.exists()
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     """Computed by the engine: viewable, never edited by hand."""
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(AccountSnapshot)

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models import Count, F, FloatField, ProtectedError, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from crm.models import Account, Interaction, InteractionChannel
 
 from .costing import CostRateInput, RateWindow, resolve_rate_windows
-from .models import AccountSnapshot, ClvSettings, CostRate, Tier
+from .models import MAX_SLA_HOURS, AccountSnapshot, ClvSettings, CostRate, Tier
 from .ranking import Band, band_floors, rank_into_bands, validate_bands
 from .sql import utc_midnight
 
@@ -151,9 +151,13 @@ def tier_specs_errors(specs: Sequence[TierSpec]) -> list[SpecError]:
         if spec.first_response_hours is None or spec.first_response_hours < 1:
             errors.append(SpecError(i, "first_response_hours",
                                     "Every tier needs a first-response target of at least 1 hour."))
+        elif spec.first_response_hours > MAX_SLA_HOURS:
+            errors.append(SpecError(i, "first_response_hours", f"At most {MAX_SLA_HOURS:,} hours."))
         if spec.resolution_hours is None or spec.resolution_hours < 1:
             errors.append(SpecError(i, "resolution_hours",
                                     "Every tier needs a resolution target of at least 1 hour."))
+        elif spec.resolution_hours > MAX_SLA_HOURS:
+            errors.append(SpecError(i, "resolution_hours", f"At most {MAX_SLA_HOURS:,} hours."))
         elif spec.first_response_hours is not None and spec.resolution_hours < spec.first_response_hours:
             errors.append(SpecError(i, "resolution_hours",
                                     "Resolution cannot be due before the first response."))
@@ -188,6 +192,21 @@ def tier_specs_errors(specs: Sequence[TierSpec]) -> list[SpecError]:
 
 def _pct_text(value: Decimal) -> str:
     return f"{value.normalize():f} %"
+
+
+def _still_used_text(tier: Tier, refused: ProtectedError) -> str:
+    """Why ``tier`` cannot be removed, naming what still uses it."""
+    users: dict[Any, list[str]] = {}
+    for obj in refused.protected_objects:
+        users.setdefault(obj._meta, []).append(str(obj))
+    parts = []
+    for meta, names in sorted(users.items(), key=lambda pair: str(pair[0].verbose_name)):
+        kind = meta.verbose_name if len(names) == 1 else meta.verbose_name_plural
+        shown = ", ".join(f"“{name}”" for name in sorted(names)[:3])
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        parts.append(f"{len(names)} {kind} ({shown}{more})")
+    return (f"{tier.name} cannot be removed: it is still used by {'; '.join(parts)}. "
+            "Rename it or change its band instead, or move those records to another tier first.")
 
 
 def _ordered(specs: Sequence[TierSpec]) -> list[tuple[int, TierSpec]]:
@@ -236,7 +255,10 @@ def tiers_save(*, tiers: Sequence[TierSpec], remove: Sequence[int] = (), actor: 
         for tier_id in sorted(remove_ids):
             tier = existing[tier_id]
             _actor_stamp(tier, actor, "Tier removed on the tier settings page")
-            tier.delete()
+            try:
+                tier.delete()
+            except ProtectedError as refused:  # loyalty rewards and the upgrades granted keep their tier
+                raise ConfigurationError([SpecError(None, None, _still_used_text(tier, refused))]) from None
 
         # Names and positions are unique: move the changing tiers out of the way first (without history
         # rows, which record only the final values), so tiers can swap names or positions.

@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from crm.models import InteractionChannel, InteractionKind
 
-from .configuration import ClvSpec, CostRateSpec, SpecError, TierSpec, tier_specs_errors
+from .configuration import MAX_SLA_HOURS, ClvSpec, CostRateSpec, SpecError, TierSpec, tier_specs_errors
 from .models import ClvSettings
 
 DEFAULT_COLOR = "#888888"
@@ -39,11 +39,11 @@ class TierForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "max": "100"}),
     )
     first_response_hours = forms.IntegerField(
-        label="First response (hours)", min_value=1, max_value=10_000,
+        label="First response (hours)", min_value=1, max_value=MAX_SLA_HOURS,
         error_messages={"required": "Every tier needs a first-response target."},
     )
     resolution_hours = forms.IntegerField(
-        label="Resolution (hours)", min_value=1, max_value=10_000,
+        label="Resolution (hours)", min_value=1, max_value=MAX_SLA_HOURS,
         error_messages={"required": "Every tier needs a resolution target."},
     )
     queue_priority = forms.IntegerField(label="Queue priority", min_value=1, max_value=999,

@@ -12,6 +12,9 @@ from simple_history.models import HistoricalRecords
 
 from crm.models import MONEY, ZERO, Account, Channel, InteractionChannel, InteractionKind
 
+# A service level longer than this is a typo; a far bigger one pushes SLA due times past year 9999.
+MAX_SLA_HOURS = 10_000
+
 
 class CostRate(models.Model):
     """The cost of one activity (time-driven ABC): per interaction of a kind, or per unit it carries.
@@ -61,8 +64,9 @@ class Tier(models.Model):
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
         help_text="Cumulative share of ranked accounts this tier reaches down to (top 5 % → 5; the last is 100).",
     )
-    first_response_hours = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    resolution_hours = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    first_response_hours = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SLA_HOURS)])
+    resolution_hours = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_SLA_HOURS)])
     queue_priority = models.PositiveSmallIntegerField(help_text="1 is served first.")
     entitlements = models.TextField(help_text="One entitlement per line, e.g. 'Direct line to the account team'.")
     color = models.CharField(max_length=7, default="#888888")

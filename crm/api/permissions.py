@@ -2,18 +2,22 @@
 
 Each view declares the roles of each action in ``roles`` ({action: roles}; ``"read"`` covers list and
 retrieve, ``"write"`` every other action unless named). The permission class checks them before any
-object is loaded, so a user without the role gets 403 whatever the id. Querysets are scoped per role in
-the views (``get_queryset``); an object the user can see but not change gives 403 with the reason,
-one the user cannot see gives 404.
+object is loaded, so a user without the role gets 403 whatever the id. A view with ``reauth_writes`` (the
+configuration) also refuses writes from a browser session whose password was not confirmed recently.
+Querysets are scoped per role in the views (``get_queryset``); an object the user can see but not change
+gives 403 with the reason, one the user cannot see gives 404.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from crm.models import Account
+from crm.reauth import recently_authenticated
 from crm.roles import Role, has_role
 
 READ_ACTIONS = frozenset({"list", "retrieve"})
@@ -46,6 +50,10 @@ class RolePermission(BasePermission):
             needed = " or ".join(r.value.lower() for r in roles) or "nobody"
             self.message = f"This is for {needed}."
             return False
+        if getattr(view, "reauth_writes", False) and request.method not in SAFE_METHODS and _stale_session(request):
+            self.message = (f"Confirm your password first ({reverse('reauth_confirm')}): configuration changes "
+                            "from a browser session need a recent password confirmation.")
+            return False
         return True
 
     def has_object_permission(self, request, view, obj) -> bool:  # type: ignore[no-untyped-def]
@@ -59,6 +67,13 @@ class RolePermission(BasePermission):
             self.message = reason
             return False
         return True
+
+
+def _stale_session(request) -> bool:  # type: ignore[no-untyped-def]
+    """A browser session (not a token) whose password was not confirmed recently: as on the settings pages,
+    a stolen idle session must not reconfigure anything. Tokens are issued to integrations deliberately."""
+    return isinstance(request.successful_authenticator, SessionAuthentication) and not recently_authenticated(
+        request)
 
 
 def owns_or_admin(user: Any, account: Account | None) -> bool:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from profitability.models import AccountSnapshot, Tier
+from profitability.models import MAX_SLA_HOURS, AccountSnapshot, Tier
 
 from .fields import FinancialFieldsMixin
 from .serializers_crm import TierBriefSerializer
@@ -51,7 +51,7 @@ class TierSerializer(FinancialFieldsMixin, serializers.ModelSerializer):
             # The full band rules are checked by profitability.configuration (the tier page's validation).
             "name": {"validators": []}, "position": {"validators": [], "max_value": 32767},
             "upper_pct": {"min_value": Decimal("0.01"), "max_value": Decimal("100")},
-            "first_response_hours": {"max_value": 2_147_483_647},
-            "resolution_hours": {"max_value": 2_147_483_647},
+            "first_response_hours": {"max_value": MAX_SLA_HOURS},
+            "resolution_hours": {"max_value": MAX_SLA_HOURS},
             "queue_priority": {"max_value": 32767},
         }

@@ -115,6 +115,7 @@ class LoyaltyProgramViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, Re
     threshold); admins create and change them, validated and saved (audited) exactly as on the program page."""
 
     roles = {"read": EVERY_ROLE, "write": (ADMIN,)}
+    reauth_writes = True
     serializer_class = s.LoyaltyProgramSerializer
     filterset_class = filters.LoyaltyProgramFilter
     ordering_fields = ["name", "starts_on", "status", "id"]

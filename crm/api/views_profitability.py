@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from profitability import configuration
@@ -37,6 +37,7 @@ class TierViewSet(ModelViewSet):
     audited, and the book recomputed after commit."""
 
     roles = {"read": EVERY_ROLE, "write": (ADMIN,)}
+    reauth_writes = True
     serializer_class = TierSerializer
     ordering_fields = ["position", "name"]
     ordering = ["position"]
@@ -72,7 +73,9 @@ class TierViewSet(ModelViewSet):
 
     def perform_update(self, serializer) -> None:  # type: ignore[no-untyped-def]
         current = configuration.tier_specs_current()
-        row = next(i for i, spec in enumerate(current) if spec.tier_id == serializer.instance.pk)
+        row = next((i for i, spec in enumerate(current) if spec.tier_id == serializer.instance.pk), None)
+        if row is None:  # removed by another admin since this request looked it up
+            raise NotFound()
         current[row] = self._spec(serializer.validated_data, current[row])
         self._save(specs=current, remove=[], row=row)
         serializer.instance = Tier.objects.get(pk=serializer.instance.pk)

@@ -3,7 +3,7 @@ page's "Export" link carries what the user is looking at. Bad values get a clear
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -175,8 +175,9 @@ class LedgerExportForm(ExportForm):
         after ``date_to``."""
         tz = timezone.get_current_timezone()
         start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        open_ended = end is None or end == date.max  # nothing comes after 31 Dec 9999
         return (datetime.combine(start, time.min, tzinfo=tz) if start else None,
-                datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz) if end else None)
+                None if open_ended else datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
 
 
 class BalancesExportForm(ExportForm):

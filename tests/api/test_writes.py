@@ -103,6 +103,31 @@ def test_removing_the_last_tier_is_refused(book, api, ada):  # type: ignore[no-u
     assert Tier.objects.filter(pk=bronze.pk).exists()
 
 
+def test_service_levels_are_capped_as_on_the_tier_page(book, api, ada):  # type: ignore[no-untyped-def]
+    """A service level of years would put SLA due times past year 9999 and break the service queue."""
+    response = api(ada).patch(f"/api/v1/tiers/{book.tier.pk}/", {"resolution_hours": 100_000_000})
+
+    assert response.status_code == 400
+    assert response.json() == {"resolution_hours": ["Ensure this value is less than or equal to 10000."]}
+    assert Tier.objects.get(pk=book.tier.pk).resolution_hours < 10_000
+
+
+def test_removing_a_tier_a_reward_upgrades_to_is_refused_naming_the_reward(book, api, ada):  # type: ignore[no-untyped-def]
+    from campaigns.models import Reward
+
+    program = LoyaltyProgram.objects.create(name="Partners Club", status=LoyaltyProgram.Status.ACTIVE,
+                                            starts_on="2024-01-01")
+    top = Tier.objects.order_by("position").first()
+    Reward.objects.create(program=program, name="Top for 30 days", kind=Reward.Kind.TIER_UPGRADE,
+                          point_cost=500, upgrade_tier=top, upgrade_days=30)
+
+    response = api(ada).delete(f"/api/v1/tiers/{top.pk}/")
+
+    assert response.status_code == 400
+    assert "still used by 1 reward (“Top for 30 days (500 points)”)" in response.json()["non_field_errors"][0]
+    assert Tier.objects.filter(pk=top.pk).exists()
+
+
 def test_programs_are_written_through_the_program_form_and_audited(book, api, ada):  # type: ignore[no-untyped-def]
     created = api(ada).post("/api/v1/loyalty/programs/", {
         "name": "Gold club", "status": "draft", "starts_on": "2025-07-01", "eligible_tiers": [book.tier.pk],

@@ -69,3 +69,43 @@ def test_the_confirmation_page_refuses_to_send_the_admin_off_site(client, ada):
 def test_the_confirmation_page_needs_a_login(client):
     response = client.get(reverse("reauth_confirm"))
     assert response.status_code == 302 and reverse("login") in response.url
+
+
+@pytest.mark.parametrize("url", ["/api/v1/tiers/{tier}/", "/api/v1/loyalty/programs/{program}/"])
+def test_the_api_refuses_configuration_writes_from_a_stale_browser_session(client, ada, settings, url):
+    """The same session the settings pages ask to confirm cannot go round them through the API."""
+    from datetime import date
+
+    from campaigns.models import LoyaltyProgram
+    from profitability.models import Tier
+
+    settings.REAUTH_WINDOW = 600
+    tier = Tier.objects.get(name="Gold")
+    program = LoyaltyProgram.objects.create(name="Club", starts_on=date(2025, 1, 1))
+    target = url.format(tier=tier.pk, program=program.pk)
+    client.force_login(ada)
+    _age_the_confirmation(client, 601)
+
+    stale = client.patch(target, {"name": "Renamed"}, content_type="application/json")
+    assert stale.status_code == 403
+    assert "Confirm your password first" in stale.json()["detail"]
+    assert client.get(target).status_code == 200  # reading needs no confirmation
+    assert Tier.objects.get(pk=tier.pk).name == "Gold"
+    assert LoyaltyProgram.objects.get(pk=program.pk).name == "Club"
+
+    _age_the_confirmation(client, 0)
+    assert client.patch(target, {"name": "Renamed"}, content_type="application/json").status_code == 200
+
+
+def test_token_clients_write_configuration_without_a_browser_confirmation(ada):
+    """Integrations hold a token issued to them on purpose; there is no password window to keep open."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from profitability.models import Tier
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=ada).key}")
+    gold = Tier.objects.get(name="Gold")
+    assert api.patch(f"/api/v1/tiers/{gold.pk}/", {"name": "Gilded"}, format="json").status_code == 200
+    assert Tier.objects.get(pk=gold.pk).name == "Gilded"

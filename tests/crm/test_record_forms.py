@@ -315,3 +315,6 @@ def test_it_serves_a_plain_page_of_the_timeline_without_javascript(client, alice
     assert re.findall(r"order #(\d+)", body) == ["4", "3", "2", "1", "0"]
     bad_page = client.get(reverse("interaction_list", args=[busy_account.pk]), {"page": "x"}).content.decode()
     assert "order #29" in bad_page
+    # a page far past the end (beyond what an OFFSET can hold) is an empty page, not an error
+    beyond = client.get(reverse("interaction_list", args=[busy_account.pk]), {"page": "9" * 30})
+    assert beyond.status_code == 200 and "order #" not in beyond.content.decode()

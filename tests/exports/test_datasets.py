@@ -184,6 +184,7 @@ class TestLedger:
         ({"kind": "earn"}, [500, 90]),
         ({"date_to": "2025-03-01"}, [500]),
         ({"date_from": "2025-09-01"}, [-50]),
+        ({"date_to": "9999-12-31"}, [500, -300, -50, 90]),  # the last day there is: no upper bound
     ])
     def test_its_filters(self, client, alice, book, params, expected):
         client.force_login(alice)

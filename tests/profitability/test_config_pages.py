@@ -501,18 +501,22 @@ class TestHistoryPage:
         # newest first: the CLV change before the tier change
         assert flat.index("CLV settings edited") < flat.index("Tier bands edited")
 
-    def test_changes_made_in_the_django_admin_appear(self, client, ada):
-        ada.first_name, ada.last_name = "Ada", "Lovelace"
-        ada.save()
+    def test_the_django_admin_shows_the_configuration_but_leaves_changes_to_the_settings_pages(self, client, ada):
+        """The admin would skip the whole-set validation (bands reaching 100 %, rates never edited in place)
+        and the recompute: it shows the rows and their history, and refuses to add, change or delete."""
         login(client, ada)
-        response = client.post("/admin/profitability/costrate/add/", {
+        rate, tier = CostRate.objects.first(), Tier.objects.get(name="Gold")
+        before = config_state()
+        added = client.post("/admin/profitability/costrate/add/", {
             "activity": "Packaging", "kind": "order", "channel": "", "rate": "1.50", "effective_from": "2030-01-01"})
-        assert response.status_code == 302
-        body = " ".join(client.get(reverse("config_history"), {"model": "cost_rate"}).content.decode().split())
-        assert "Created</span> cost rate <strong>Packaging (Order) 1.50 from 2030-01-01</strong>" in body
-        assert "Ada Lovelace" in body
-        assert '<span class="field-name">Rate:</span> <span class="new">€1.50</span>' in body
-        assert '<span class="field-name">Charged:</span> <span class="new">per interaction</span>' in body
+        changed = client.post(f"/admin/profitability/tier/{tier.pk}/change/", {
+            "name": "Gold", "position": "2", "upper_pct": "1.00", "first_response_hours": "4",
+            "resolution_hours": "24", "queue_priority": "2", "entitlements": "x", "color": "#888888"})
+        deleted = client.post(f"/admin/profitability/costrate/{rate.pk}/delete/", {"post": "yes"})
+        assert (added.status_code, changed.status_code, deleted.status_code) == (403, 403, 403)
+        assert config_state() == before
+        assert client.get(f"/admin/profitability/tier/{tier.pk}/change/").status_code == 200  # view only
+        assert client.get(f"/admin/profitability/tier/{tier.pk}/history/").status_code == 200
 
     def test_it_filters_by_model_and_pages(self, client, ada):
         for i in range(30):

@@ -104,10 +104,15 @@ class TestTiersSaveRejects:
             ({"Gold": {"name": "platinum"}}, SpecError(1, "name", "Another tier is already called “platinum”.")),
             ({"Gold": {"position": 1}}, SpecError(1, "position", "Position 1 is taken by another tier.")),
             ({"Silver": {"color": "red"}}, SpecError(2, "color", "Use a colour like #5b6b8c.")),
+            # far longer service levels would put SLA due times past year 9999 and break the service queue
+            ({"Bronze": {"resolution_hours": 10_001}}, SpecError(3, "resolution_hours", "At most 10,000 hours.")),
+            ({"Bronze": {"first_response_hours": 100_000_000, "resolution_hours": 100_000_000}},
+             [SpecError(3, "first_response_hours", "At most 10,000 hours."),
+              SpecError(3, "resolution_hours", "At most 10,000 hours.")]),
         ],
         ids=["last-not-100", "equal-to-above", "below-above", "no-first-response", "no-resolution",
              "zero-first-response", "resolution-before-response", "duplicate-name", "duplicate-position",
-             "bad-colour"],
+             "bad-colour", "resolution-too-long", "both-too-long"],
     )
     def test_it_rejects_invalid_bands_and_changes_nothing(self, ada, enqueued, django_capture_on_commit_callbacks,
                                                           changes, expected):
@@ -115,7 +120,7 @@ class TestTiersSaveRejects:
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             with pytest.raises(ConfigurationError) as raised:
                 configuration.tiers_save(tiers=specs(**changes), actor=ada)
-        assert raised.value.errors == [expected]
+        assert raised.value.errors == (expected if isinstance(expected, list) else [expected])
         assert tier_rows() == before
         assert history_count() == audit
         assert callbacks == []
@@ -129,6 +134,25 @@ class TestTiersSaveRejects:
         assert raised.value.errors == [
             SpecError(2, "upper_pct", "The last tier must reach 100 % so every account has a tier.")]
         assert tier_rows() == before
+        enqueued.assert_not_called()
+
+    def test_it_refuses_to_remove_a_tier_a_loyalty_reward_or_grant_still_uses(self, ada, enqueued):
+        """Rewards and the upgrades granted protect their tier: the refusal names them and writes nothing."""
+        from campaigns.models import LoyaltyProgram, Reward
+
+        program = LoyaltyProgram.objects.create(name="Partners Club", status=LoyaltyProgram.Status.ACTIVE,
+                                                starts_on=date(2024, 1, 1))
+        Reward.objects.create(program=program, name="Platinum for 30 days", kind=Reward.Kind.TIER_UPGRADE,
+                              point_cost=500, upgrade_tier=tier("Platinum"), upgrade_days=30)
+        before, audit = tier_rows(), history_count()
+        remaining = [s for s in tier_specs_current() if s.name != "Platinum"]
+        with pytest.raises(ConfigurationError) as raised:
+            configuration.tiers_save(tiers=remaining, remove=[tier("Platinum").pk], actor=ada)
+        assert raised.value.errors == [SpecError(None, None, (
+            "Platinum cannot be removed: it is still used by 1 reward (“Platinum for 30 days (500 points)”). "
+            "Rename it or change its band instead, or move those records to another tier first."))]
+        assert tier_rows() == before
+        assert history_count() == audit
         enqueued.assert_not_called()
 
     def test_it_rejects_no_tiers_at_all(self, ada):

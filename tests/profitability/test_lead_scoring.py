@@ -192,8 +192,11 @@ def test_a_real_worker_runs_the_refresh_queued_after_commit(tmp_path):
         with transaction.atomic():
             analytics_refresh_request()
             assert worker.queue_length() == 0  # nothing is published before the commit
-        celery.wait_until(lambda: AnalyticsRefresh.objects.exists(), timeout=60, message="the analytics refresh")
-        assert celery.succeeded("profitability.tasks_analytics.refresh_analytics") == 1
+        task = "profitability.tasks_analytics.refresh_analytics"
+        # The task commits its row before the worker logs its success: wait for the log line, not the row.
+        celery.wait_until(lambda: celery.succeeded(task), timeout=60, message="the analytics refresh")
+        assert AnalyticsRefresh.objects.count() == 1
+        assert celery.succeeded(task) == 1
     finally:
         celery.kill()
         worker.terminate_worker_backends()
