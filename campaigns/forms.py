@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from crm.models import Account, EmployeeBand
 from profitability.models import Tier
 
-from .models import Campaign, CampaignVariant, EarningRule, LedgerEntry, LoyaltyProgram, Reward, Segment
+from .models import MAX_DAYS, Campaign, CampaignVariant, EarningRule, LedgerEntry, LoyaltyProgram, Reward, Segment
 from .segmentation import Criteria
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -176,8 +176,10 @@ class SegmentForm(forms.Form):
     support_min = forms.IntegerField(label="Support contacts (12 months) from", required=False, min_value=0)
     support_max = forms.IntegerField(label="Support contacts (12 months) up to", required=False, min_value=0)
     complaints_min = forms.IntegerField(label="Complaints (12 months) at least", required=False, min_value=0)
-    ordered_within_days = forms.IntegerField(label="Ordered within (days)", required=False, min_value=1)
-    not_ordered_for_days = forms.IntegerField(label="No order for (days)", required=False, min_value=1)
+    ordered_within_days = forms.IntegerField(label="Ordered within (days)", required=False, min_value=1,
+                                             max_value=MAX_DAYS)
+    not_ordered_for_days = forms.IntegerField(label="No order for (days)", required=False, min_value=1,
+                                              max_value=MAX_DAYS)
 
     def __init__(self, *args, segment: Segment | None = None, **kwargs):  # type: ignore[no-untyped-def]
         self.segment = segment

@@ -19,6 +19,9 @@ from crm.models import MONEY, ZERO, Account, InteractionChannel, Product
 from profitability.models import Tier
 
 PCT = {"max_digits": 5, "decimal_places": 2}
+# The longest day count a segment window or a points validity may span (100 years): today − N days must stay
+# after year 1, or the date math raises OverflowError and takes the pages and housekeeping using it down.
+MAX_DAYS = 36_500
 
 
 # --- segments ------------------------------------------------------------------------------------------------
@@ -144,14 +147,18 @@ class LoyaltyProgram(models.Model):
     eligible_segments = models.ManyToManyField(
         Segment, blank=True, related_name="+", help_text="None: every segment."
     )
-    min_clv = models.DecimalField(**MONEY, null=True, blank=True, help_text="Minimum CLV; empty: no minimum.")
+    min_clv = models.DecimalField(
+        # The validator reports a negative minimum on the field; the CHECK below would only say its own name.
+        **MONEY, null=True, blank=True, validators=[MinValueValidator(ZERO)],
+        help_text="Minimum CLV; empty: no minimum.",
+    )
     auto_enrol = models.BooleanField(default=False, help_text="Enrol every eligible account automatically.")
     point_value = models.DecimalField(
         max_digits=10, decimal_places=4, default=Decimal("0.0100"), validators=[MinValueValidator(ZERO)],
         help_text="What one point is worth, for the points liability.",
     )
     points_validity_days = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)],
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS)],
         help_text="Earned points expire after this many days; empty: never.",
     )
     created_by = models.ForeignKey(

@@ -14,10 +14,13 @@ from typing import Any
 
 from django.db.models import Q
 
+from .models import MAX_DAYS
+
 LIST_FIELDS = ("industries", "regions", "employee_bands", "personas", "tier_ids", "statuses")
 DECIMAL_FIELDS = ("spend_min", "spend_max", "net_profit_min", "net_profit_max")
 FLOAT_FIELDS = ("return_rate_min", "return_rate_max")
-INT_FIELDS = ("support_min", "support_max", "complaints_min", "ordered_within_days", "not_ordered_for_days")
+DAY_FIELDS = ("ordered_within_days", "not_ordered_for_days")
+INT_FIELDS = ("support_min", "support_max", "complaints_min", *DAY_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ class Criteria:
             value = getattr(self, name)
             if value is not None and value < 0:
                 out.append((name, "Must not be negative."))
+        for name in DAY_FIELDS:
+            value = getattr(self, name)
+            if value is not None and value > MAX_DAYS:
+                out.append((name, f"At most {MAX_DAYS:,} days (100 years)."))
         if (self.ordered_within_days is not None and self.not_ordered_for_days is not None
                 and self.not_ordered_for_days >= self.ordered_within_days):
             out.append(("not_ordered_for_days",
@@ -126,10 +133,13 @@ class Criteria:
         if self.ordered_within_days is not None or self.not_ordered_for_days is not None:
             if not isinstance(today, date):
                 raise ValueError("day-based criteria need today's date")
+            # Capped: segments saved before the bound (or edited as JSON in the admin) would overflow the date.
             if self.ordered_within_days is not None:
-                q &= Q(snapshot__last_order_at__date__gte=today - timedelta(days=self.ordered_within_days))
+                days = min(self.ordered_within_days, MAX_DAYS)
+                q &= Q(snapshot__last_order_at__date__gte=today - timedelta(days=days))
             if self.not_ordered_for_days is not None:
-                q &= Q(snapshot__last_order_at__date__lt=today - timedelta(days=self.not_ordered_for_days)) \
+                days = min(self.not_ordered_for_days, MAX_DAYS)
+                q &= Q(snapshot__last_order_at__date__lt=today - timedelta(days=days)) \
                     | Q(snapshot__last_order_at__isnull=True)
         return q
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -22,7 +22,7 @@ from django.utils import timezone
 from crm.models import Account, Interaction, ServiceCase
 
 from .. import earning
-from ..models import EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Reward, RewardGrant
+from ..models import MAX_DAYS, EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Reward, RewardGrant
 from ..selectors import enrolment_balance
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,8 @@ def _enrolment_entries(enrolment: Enrolment, rules: list[EarningRule], facts: di
     ``sources`` indexes ``history``'s keys by (enrolment, rule)."""
     program = enrolment.program
     start = max(_midnight(program.starts_on), _midnight(enrolment.enrolled_at.astimezone(UTC).date()))
-    end = _midnight(program.ends_on + timedelta(days=1)) if program.ends_on else None
+    # Ending on 31 Dec 9999 is as open-ended as no end at all (and has no next day to stop before).
+    end = _midnight(program.ends_on + timedelta(days=1)) if program.ends_on and program.ends_on < date.max else None
     out = []
     for rule in rules:
         rule_kinds = earning.kinds_for(rule.trigger)
@@ -316,7 +317,8 @@ def points_expire(*, program_id: int, now: datetime | None = None) -> int:
     program = LoyaltyProgram.objects.get(pk=program_id)
     if not program.points_validity_days:
         return 0
-    cutoff = now - timedelta(days=program.points_validity_days)
+    # Capped: a validity saved before the bound would overflow the date and stop housekeeping for every program.
+    cutoff = now - timedelta(days=min(program.points_validity_days, MAX_DAYS))
     expired = 0
     for enrolment_id in Enrolment.objects.filter(program=program).values_list("pk", flat=True).order_by("pk"):
         with transaction.atomic():

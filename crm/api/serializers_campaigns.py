@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from campaigns.models import EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Opportunity, Reward
+from campaigns.models import MAX_DAYS, EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Opportunity, Reward
+from crm.models import ZERO
 
 from .fields import FinancialFieldsMixin
 
@@ -81,11 +82,12 @@ class LoyaltyProgramInputSerializer(serializers.Serializer):
     eligible_tiers = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
     eligible_segments = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
                                               default=list)
-    min_clv = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    min_clv = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True,
+                                       min_value=ZERO)
     auto_enrol = serializers.BooleanField(default=False)
     point_value = serializers.DecimalField(max_digits=10, decimal_places=4, required=False)
     points_validity_days = serializers.IntegerField(required=False, allow_null=True, min_value=1,
-                                                    max_value=2_147_483_647)
+                                                    max_value=MAX_DAYS)
     rules = RuleInputSerializer(many=True, required=False)
     rewards = RewardInputSerializer(many=True, required=False)
 

@@ -76,6 +76,29 @@ class TestSegments:
                                                                                        spend_max=D("5")), actor=ada)
         assert not Segment.objects.exists()
 
+    def test_a_day_window_over_a_century_is_refused_naming_its_field(self, ada):
+        assert Criteria(ordered_within_days=36_500, not_ordered_for_days=30).errors() == []
+        assert Criteria(ordered_within_days=36_501).errors() == [
+            ("ordered_within_days", "At most 36,500 days (100 years).")]
+        assert Criteria(not_ordered_for_days=1_000_000).errors() == [
+            ("not_ordered_for_days", "At most 36,500 days (100 years).")]
+        with pytest.raises(SegmentError, match="At most 36,500 days"):
+            segment_save(segment=None, name="Forever", description="",
+                         criteria=Criteria(ordered_within_days=1_000_000), actor=ada)
+        assert not Segment.objects.exists()
+
+    def test_a_stored_window_over_a_century_still_queries(self, db):
+        """A segment saved before the bound (or edited as JSON in the admin) must not overflow the date math."""
+        recent, never = AccountFactory(), AccountFactory()
+        AccountSnapshot.objects.create(account=recent, computed_at=NOW, as_of=NOW.date(),
+                                       last_order_at=NOW - timedelta(days=10))
+
+        within = Segment(criteria={"ordered_within_days": 1_000_000})
+        lapsed = Segment(criteria={"not_ordered_for_days": 1_000_000})
+
+        assert set(segment_accounts(within, today=NOW.date())) == {recent}
+        assert set(segment_accounts(lapsed, today=NOW.date())) == {never}
+
     def test_clustering_is_reproducible_and_makes_archived_history(self, ada):
         for i in range(30):
             account = AccountFactory()

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
-from campaigns.models import EarningRule, Enrolment, LedgerEntry, Reward, RewardGrant
+from campaigns.models import EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Reward, RewardGrant
 from campaigns.selectors import enrolment_balance
 from campaigns.services.loyalty import (
     LoyaltyError,
@@ -276,6 +277,35 @@ class TestExpiry:
         assert points_expire(program_id=program.pk, now=NOW) == 0
         assert balance(member) == 200
         assert member.entries.filter(kind="expire").get().points == -200
+
+    def test_a_validity_over_a_century_is_refused_on_the_program(self, program):
+        program.points_validity_days = 36_500
+        program.full_clean()
+        program.points_validity_days = 36_501
+
+        with pytest.raises(ValidationError) as refused:
+            program.full_clean()
+
+        assert refused.value.message_dict == {
+            "points_validity_days": ["Ensure this value is less than or equal to 36500."]}
+
+    def test_a_validity_stored_before_the_bound_expires_instead_of_overflowing(self, member, program):
+        InteractionFactory(account=member.account, kind=K.ORDER, amount=D("5000.00"),
+                           occurred_at=ENROLLED + timedelta(hours=1))
+        points_accrue(account_id=member.account_id, now=NOW)
+        LoyaltyProgram.objects.filter(pk=program.pk).update(points_validity_days=1_000_000)
+
+        assert points_expire(program_id=program.pk, now=NOW) == 0
+        assert balance(member) == 500
+
+    def test_a_program_ending_on_the_last_day_there_is_accrues_as_an_open_ended_one(self, member, program):
+        LoyaltyProgram.objects.filter(pk=program.pk).update(ends_on=date.max)
+        InteractionFactory(account=member.account, kind=K.ORDER, amount=D("5000.00"),
+                           occurred_at=ENROLLED + timedelta(hours=1))
+
+        points_accrue(account_id=member.account_id, now=NOW)
+
+        assert balance(member) == 500
 
 
 # --- concurrency on real PostgreSQL -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from campaigns.models import (
     Campaign,
@@ -63,6 +64,23 @@ def world(db, alice, bob):  # type: ignore[no-untyped-def]
 
 def login(client, user):  # type: ignore[no-untyped-def]
     assert client.login(username=user.username, password=PASSWORD)
+
+
+def api_client(user):  # type: ignore[no-untyped-def]
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def program_post(**over: str) -> dict[str, str]:
+    """The program page's form: 'Forever Club' with one survey rule and no rewards, plus ``over``."""
+    data = {"name": "Forever Club", "description": "", "status": "active", "starts_on": "2025-01-01",
+            "ends_on": "", "min_clv": "", "point_value": "0.01", "points_validity_days": "365",
+            "rules-TOTAL_FORMS": "1", "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0",
+            "rules-MAX_NUM_FORMS": "5", "rules-0-trigger": "survey", "rules-0-points": "5",
+            "rewards-TOTAL_FORMS": "0", "rewards-INITIAL_FORMS": "0", "rewards-MIN_NUM_FORMS": "0",
+            "rewards-MAX_NUM_FORMS": "30"}
+    return data | over
 
 
 def pages(w) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -258,6 +276,31 @@ class TestLoyaltyPages:
         assert 'aria-invalid="true"' in body and 'id="id_ends_on_error"' in body
         assert not LoyaltyProgram.objects.filter(name="Bad").exists()
 
+    def test_a_validity_over_a_century_is_refused_next_to_its_field_on_the_page_and_the_api(self, client, world,
+                                                                                            ada):
+        login(client, ada)
+        page = client.post(reverse("loyalty_program_create"), program_post(points_validity_days="1000000"))
+        api = api_client(ada).post("/api/v1/loyalty/programs/", {
+            "name": "Forever Club", "starts_on": "2025-01-01", "points_validity_days": 1_000_000}, format="json")
+
+        assert page.status_code == 422 and 'id="id_points_validity_days_error"' in page.content.decode()
+        assert "Ensure this value is less than or equal to 36500." in page.content.decode()
+        assert api.status_code == 400 and api.json() == {
+            "points_validity_days": ["Ensure this value is less than or equal to 36500."]}
+        assert not LoyaltyProgram.objects.filter(name="Forever Club").exists()
+
+    def test_a_negative_minimum_clv_is_refused_next_to_its_field_on_the_page_and_the_api(self, client, world, ada):
+        login(client, ada)
+        page = client.post(reverse("loyalty_program_create"), program_post(min_clv="-5"))
+        api = api_client(ada).post("/api/v1/loyalty/programs/", {
+            "name": "Forever Club", "starts_on": "2025-01-01", "min_clv": "-5"}, format="json")
+
+        assert page.status_code == 422 and 'id="id_min_clv_error"' in page.content.decode()
+        assert "Constraint" not in page.content.decode()
+        assert api.status_code == 400 and api.json() == {
+            "min_clv": ["Ensure this value is greater than or equal to 0.00."]}
+        assert not LoyaltyProgram.objects.filter(name="Forever Club").exists()
+
     def test_the_eligibility_preview_counts_accounts_and_writes_nothing(self, client, world, ada):
         login(client, ada)
         gold = Tier.objects.get(name="Gold")
@@ -297,6 +340,26 @@ class TestSegmentAndCampaignPages:
         assert response.status_code == 422
         assert "The highest spend must not be below the lowest." in response.content.decode()
         assert not Segment.objects.filter(name="Odd").exists()
+
+    def test_a_day_window_over_a_century_is_refused_next_to_the_field(self, client, world, ada):
+        login(client, ada)
+        response = client.post(reverse("segment_create"), {"name": "Forever", "statuses": ["active"],
+                                                           "ordered_within_days": "1000000"})
+        body = response.content.decode()
+        assert response.status_code == 422 and 'id="id_ordered_within_days_error"' in body
+        assert "Ensure this value is less than or equal to 36500." in body
+        assert not Segment.objects.filter(name="Forever").exists()
+
+    def test_a_program_limited_to_a_segment_saved_with_a_huge_window_still_shows_pages(self, client, world, ada,
+                                                                                         sam):
+        """Saved before the bound existed: the segment page and every account's loyalty panel still answer."""
+        segment = Segment.objects.create(name="Ever ordered", criteria={"ordered_within_days": 1_000_000})
+        world["program"].eligible_segments.add(segment)
+
+        login(client, ada)
+        assert client.get(reverse("segment_detail", args=[segment.pk])).status_code == 200
+        login(client, sam)
+        assert client.get(reverse("account_loyalty", args=[world["bobs"].pk])).status_code == 200
 
     def test_admin_creates_launches_and_sees_the_campaign(self, client, world, ada):
         login(client, ada)
