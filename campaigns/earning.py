@@ -10,6 +10,7 @@ Points are whole numbers, rounded toward zero (a return never takes back more th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -62,6 +63,16 @@ def describe(trigger: str, rate: Decimal, fact: Fact, currency: str) -> str:
         SURVEY: f"Survey answered on {day}",
         PROMOTION_RESPONSE: f"Promotion response of {day}",
     }[trigger]
+
+
+# "<What> of <day>: <sign><currency> <amount> net revenue × <rate> points", as ``describe`` writes it.
+_REVENUE_IN_REASON = re.compile(r"^(?P<what>\w+ of [^:]+): −?\S+ [\d,]+\.\d{2} net revenue × [\d.]+ points$")
+
+
+def reason_without_money(reason: str) -> str:
+    """``reason`` for service staff, who never see revenue: "Order of 1 Mar 2025" without its amount."""
+    found = _REVENUE_IN_REASON.match(reason)
+    return found["what"] if found else reason
 
 
 def kinds_for(trigger: str) -> tuple[str, ...]:

@@ -4,6 +4,8 @@ from django import template
 
 from crm.templatetags.tierwise import tier_badge
 
+from ..earning import reason_without_money
+
 register = template.Library()
 
 
@@ -15,3 +17,9 @@ def account_tier(account) -> str:  # type: ignore[no-untyped-def]
         return tier_badge(snapshot.tier if snapshot is not None else None)
     except Exception:  # noqa: BLE001  (a missing snapshot row raises RelatedObjectDoesNotExist)
         return tier_badge(None)
+
+
+@register.filter
+def ledger_reason(reason: str, show_money: bool) -> str:
+    """A ledger entry's reason as the viewer may read it (service staff: without the revenue amount)."""
+    return reason if show_money else reason_without_money(reason)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from campaigns.earning import reason_without_money
 from campaigns.models import MAX_DAYS, EarningRule, Enrolment, LedgerEntry, LoyaltyProgram, Opportunity, Reward
 from crm.models import ZERO
 
-from .fields import FinancialFieldsMixin
+from .fields import FinancialFieldsMixin, shows_financials
 
 
 class OpportunitySerializer(serializers.ModelSerializer):
@@ -119,6 +120,12 @@ class AdjustSerializer(serializers.Serializer):
 class LedgerEntrySerializer(serializers.ModelSerializer):
     account = serializers.IntegerField(source="enrolment.account_id", read_only=True)
     program = serializers.IntegerField(source="enrolment.program_id", read_only=True)
+
+    def to_representation(self, instance: LedgerEntry) -> dict:
+        data = super().to_representation(instance)
+        if not shows_financials(self.context):  # service staff: the reason without the revenue it was earned on
+            data["reason"] = reason_without_money(data["reason"])
+        return data
 
     class Meta:
         model = LedgerEntry

@@ -42,7 +42,8 @@ def _page(request: HttpRequest, template: str, partial: str, context: dict) -> H
     if "refresh" not in context:
         context["refresh"] = selectors.refresh_info()
     context["is_analytics_admin"] = has_role(request.user, Role.ADMIN)
-    if request.htmx and not request.htmx.boosted:
+    # A history restore (Back past htmx's cache) needs the whole page, header and tabs included.
+    if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
         return render(request, f"{T}{template}#{partial}", context)
     return render(request, f"{T}{template}", context)
 

@@ -265,6 +265,6 @@ def history(request: HttpRequest) -> HttpResponse:
     page = selectors.config_history(source=source, page=request.GET.get("page") or 1)
     context = {"tab": "history", "page": page, "source": source,
                "sources": [(key, label) for key, (_, label) in selectors.HISTORY_SOURCES.items()]}
-    if request.htmx:
+    if request.htmx and not request.htmx.history_restore_request:  # a restore after Back needs the whole page
         return render(request, f"{HISTORY}#history-list", context)
     return render(request, HISTORY, context)

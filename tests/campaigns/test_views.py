@@ -3,7 +3,7 @@ refused requests change nothing. Service staff see an account's loyalty status, 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -25,7 +25,7 @@ from campaigns.segmentation import Criteria
 from campaigns.services.loyalty import points_adjust
 from crm.templatetags.tierwise import money
 from profitability.models import AccountSnapshot, Tier
-from tests.factories import PASSWORD, AccountFactory, ProductFactory
+from tests.factories import PASSWORD, AccountFactory, InteractionFactory, ProductFactory
 
 D = Decimal
 FINANCIAL_WORDS = ("margin", "Net profit", "CLV", "Cost-to-serve")
@@ -134,6 +134,31 @@ def test_service_staff_see_the_loyalty_status_and_no_money(client, world, sam):
         assert money(figure) not in body and money(figure, 2) not in body
     for word in FINANCIAL_WORDS:
         assert word.lower() not in body.lower()
+
+
+def test_service_staff_read_points_earned_on_revenue_without_the_revenue(client, world, sam, alice):
+    """Points earned on an order say "Order of <day>" to service staff, on the panel and in the API."""
+    from campaigns.models import EarningRule
+    from campaigns.services.loyalty import points_accrue
+    from crm.models import InteractionKind
+
+    EarningRule.objects.create(program=world["program"], trigger="net_revenue", points=D("0.1"))
+    Enrolment.objects.filter(pk=world["enrolment"].pk).update(enrolled_at=datetime(2025, 1, 1, tzinfo=UTC))
+    InteractionFactory(account=world["account"], kind=InteractionKind.ORDER, amount=D("48213.77"),
+                       occurred_at=datetime(2025, 3, 1, 10, tzinfo=UTC))
+    points_accrue(account_id=world["account"].pk)
+    url = reverse("account_loyalty", args=[world["account"].pk])
+    api = f"/api/v1/loyalty/ledger/?account={world['account'].pk}"
+    login(client, sam)
+    body = client.get(url).content.decode()
+    reasons = {e["reason"] for e in api_client(sam).get(api).json()["results"]}
+    assert "<td>Order of 1 Mar 2025</td>" in body and "48,213" not in body and "net revenue" not in body
+    assert "Order of 1 Mar 2025" in reasons and not any("48,213" in r for r in reasons)
+
+    login(client, alice)
+    full = "Order of 1 Mar 2025: EUR 48,213.77 net revenue × 0.1 points"
+    assert full in client.get(url).content.decode()
+    assert full in {e["reason"] for e in api_client(alice).get(api).json()["results"]}
 
 
 def test_service_staff_cannot_configure_programs_or_move_points(client, world, sam):

@@ -288,13 +288,16 @@ def test_it_pages_the_timeline_25_at_a_time_and_loads_more_when_revealed(client,
     assert "<html" not in second
 
 
-def test_it_shows_direct_costs_to_account_managers_only(client, alice, sam, busy_account):
+def test_it_shows_amounts_and_direct_costs_to_account_managers_only(client, alice, sam, busy_account):
+    """Service staff see what happened and when, never money (as in the API)."""
     url = reverse("interaction_list", args=[busy_account.pk])
     client.force_login(alice)
-    assert "direct cost €61.00" in client.get(url, **HTMX).content.decode()
+    body = client.get(url, **HTMX).content.decode()
+    assert "€129.00" in body and "direct cost €61.00" in body
     client.force_login(sam)
     body = client.get(url, **HTMX).content.decode()
-    assert "order #29" in body and "€129.00" in body  # amounts yes
+    assert "order #29" in body
+    assert "€129.00" not in body and "tl-amount" not in body
     assert "direct cost" not in body and "€61.00" not in body
     for word in ("margin", "Net profit", "CLV", "Cost-to-serve"):
         assert word not in body

@@ -199,6 +199,16 @@ def test_an_htmx_click_on_a_kpi_swaps_only_its_trend(client, alice, book):
     assert "Dec 2025</th><td class=\"num\">+25" in body
 
 
+@pytest.mark.parametrize("name", ["kpi_dashboard", "analytics_whale", "analytics_segments", "analytics_channels",
+                                  "analytics_funnel", "analytics_leads"])
+def test_back_past_htmxs_history_cache_gets_the_whole_page(client, alice, book, name):
+    """htmx asks the server again for a pushed URL it no longer caches: a fragment would lose nav and tabs."""
+    response = client_for(client, alice).get(reverse(name), {"kpi": "nps"}, HTTP_HX_REQUEST="true",
+                                             HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert response.status_code == 200
+    assert "<html" in response.content.decode()
+
+
 def test_the_whale_curve_page_shows_the_curves_points_and_the_loss_makers_with_their_driver(client, alice, db):
     # lifetime net profit: 1,000 − 663 − 37 = 300; 500 − 363 − 37 = 100; 200 − 100 − 37 − 10 × 18 = −117
     for name, amount, cost in (("Top", "1000", "663"), ("Middle", "500", "363"), ("Needy", "200", "100")):

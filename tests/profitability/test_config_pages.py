@@ -531,6 +531,9 @@ class TestHistoryPage:
                             headers={"HX-Request": "true"}).content.decode()
         assert second.lstrip().startswith('<div id="history-list">')
         assert "Activity 4 " in second and "Activity 29" not in second
+        restored = client.get(reverse("config_history"), {"model": "cost_rate", "page": "2"},
+                              headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+        assert "<html" in restored.content.decode()  # Back past htmx's cache: the whole page again
         tiers_only = client.get(reverse("config_history"), {"model": "tier"}).content.decode()
         # only the default tiers' baseline records (from the migration), none of the cost rates
         assert "Activity" not in tiers_only
