@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..models import Account, AccountMerge, DuplicateCandidate
 from ..reauth import reauth_required
@@ -97,9 +97,13 @@ def _choices(request: HttpRequest, data: selectors.ReviewData) -> tuple[dict[str
 
 
 @role_required(Role.ADMIN)
-@require_POST
+@require_http_methods(["GET", "POST"])
 @reauth_required
 def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.method == "GET":
+        # Back from the password confirmation (the confirm step is a page rendered by a POST to this URL):
+        # nothing was merged, so the review starts again.
+        return redirect("duplicate_review", pk)
     survivor_id = _int(request.POST.get("survivor"))
     data = _review(request, pk, survivor_id)
     candidate = data.candidate

@@ -9,7 +9,7 @@ from django.urls import reverse
 from crm.dedupe import scan
 from crm.dedupe.services import account_merge
 from crm.models import Account, AccountMerge, DuplicateCandidate, Interaction
-from tests.factories import InteractionFactory
+from tests.factories import PASSWORD, InteractionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,9 +79,15 @@ def test_every_action_is_refused_to_non_admins_and_changes_nothing(request, cand
     assert Account.objects.filter(pk__in=[candidate.low_id, candidate.high_id]).count() == 2
 
 
-@pytest.mark.parametrize("name", POSTS)
+@pytest.mark.parametrize("name", [name for name in POSTS if name != "duplicate_merge"])
 def test_actions_are_post_only(candidate, ada, name):
     assert client_for(ada).get(url_of(name, candidate)).status_code == 405
+
+
+def test_getting_the_merge_url_goes_back_to_the_review_and_merges_nothing(candidate, ada):
+    response = client_for(ada).get(url_of("duplicate_merge", candidate))
+    assert response.status_code == 302 and response.url == reverse("duplicate_review", args=[candidate.pk])
+    assert not AccountMerge.objects.exists()
 
 
 def test_actions_need_the_csrf_token(candidate, ada):
@@ -194,7 +200,15 @@ def test_a_merge_needs_a_recent_password_confirmation(candidate, ada, settings):
     session = client.session
     session[REAUTH_AT_KEY] = int(time.time()) - 601
     session.save()
-    response = client.post(reverse("duplicate_merge", args=[candidate.pk]), {"confirm": "1"})
+    merge_url = reverse("duplicate_merge", args=[candidate.pk])
+    # the final confirmation is a page rendered by a POST to the merge URL, so that is where the browser is
+    response = client.post(merge_url, {"confirm": "1"}, HTTP_REFERER=f"http://testserver{merge_url}")
     assert response.status_code == 302 and response.url.startswith(reverse("reauth_confirm"))
     assert Account.objects.filter(pk__in=[candidate.low_id, candidate.high_id]).count() == 2
     assert not AccountMerge.objects.exists()
+
+    confirmed = client.post(response.url, {"password": PASSWORD, "next": f"http://testserver{merge_url}"},
+                            follow=True)
+    assert confirmed.redirect_chain[-1][0] == reverse("duplicate_review", args=[candidate.pk])  # not a 405
+    assert confirmed.status_code == 200
+    assert "Nothing was saved: confirm your password, then submit again." in confirmed.content.decode()
