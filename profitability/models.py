@@ -3,6 +3,7 @@
 Configuration models keep a full history (who, when, before, after) through django-simple-history.
 """
 
+import math
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -130,6 +131,9 @@ class ClvSettings(models.Model):
         return obj
 
 
+FITS_CONSIDERED = 5  # latest fits of a model searched for usable parameters
+
+
 class ClvModelFit(models.Model):
     """Fitted population parameters of a statistical CLV model (the latest row of a model is used)."""
 
@@ -153,6 +157,11 @@ class ClvModelFit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_model_display()} fitted {self.fitted_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def params_usable(params: dict) -> bool:
+        """Finite, positive parameters: what predictions can use, converged or not (see ``latest_fits``)."""
+        return bool(params) and all(math.isfinite(float(v)) and float(v) > 0 for v in params.values())
 
 
 class ChannelCac(models.Model):

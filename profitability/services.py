@@ -44,6 +44,7 @@ from .costing import (
 from .explain import profit_drivers
 from .figures import DEFAULT_RETENTION, ClvInputs, ClvParams, compute_clv
 from .models import (
+    FITS_CONSIDERED,
     AccountSnapshot,
     BookSummary,
     ChannelCac,
@@ -68,7 +69,6 @@ from .rollup import ROLLUP_MIN_INTERACTIONS, account_roll_up
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 QUANTILE_SAMPLE = 1001
-FITS_CONSIDERED = 5  # latest fits of a model searched for usable parameters
 BOOK_RECOMPUTE_THRESHOLD = 500  # a change touching more accounts than this recomputes the whole book
 
 
@@ -208,7 +208,7 @@ def latest_fits() -> dict[str, dict]:
     for model in ClvModelFit.Model.values:
         recent = ClvModelFit.objects.filter(model=model).order_by("-fitted_at").values_list(
             "params", flat=True)[:FITS_CONSIDERED]
-        usable = [p for p in recent if all(np.isfinite(float(v)) and float(v) > 0 for v in p.values())]
+        usable = [p for p in recent if ClvModelFit.params_usable(p)]
         if usable:
             fits[model] = usable[0]
     return fits

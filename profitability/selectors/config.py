@@ -16,7 +16,7 @@ from django.db.models.fields import CharField
 from crm.models import Account, InteractionChannel, InteractionKind
 from crm.templatetags.tierwise import money
 
-from ..models import BookSummary, ClvModelFit, ClvSettings, CostRate, Tier
+from ..models import FITS_CONSIDERED, BookSummary, ClvModelFit, ClvSettings, CostRate, Tier
 
 # --- tiers -------------------------------------------------------------------------------------------------
 
@@ -109,6 +109,7 @@ class FitView:
     fit: ClvModelFit | None
     params: list[tuple[str, str | None]] = field(default_factory=list)  # (symbol, value as shown)
     correlation: float | None = None  # Gamma-Gamma: spend–frequency correlation (should be near 0)
+    newer_unusable: ClvModelFit | None = None  # a later fit without usable parameters (not in use)
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,13 @@ def clv_panel() -> ClvPanel:
             .only("computed_at", "annual_retention", "ranking_metric").first())
     fits = []
     for model, label in ClvModelFit.Model.choices:
-        fit = ClvModelFit.objects.filter(model=model).order_by("-fitted_at").first()
+        # The fit predictions use (as ``services.latest_fits`` picks it), and a newer one they cannot use.
+        recent = list(ClvModelFit.objects.filter(model=model).order_by("-fitted_at")[:FITS_CONSIDERED])
+        fit = next((f for f in recent if ClvModelFit.params_usable(f.params or {})), None)
+        newer = recent[0] if recent and recent[0] != fit else None
         params = [(symbol, _param((fit.params or {}).get(key))) for key, symbol in PARAM_SYMBOLS[model]] if fit else []
         correlation = (fit.diagnostics or {}).get("spend_frequency_correlation") if fit else None
-        fits.append(FitView(model, label, fit, params, correlation))
+        fits.append(FitView(model, label, fit, params, correlation, newer_unusable=newer))
     return ClvPanel(
         settings=settings,
         measured_retention=book.annual_retention if book else None,

@@ -438,6 +438,27 @@ class TestClvPage:
                      "-9,582.4", "weeks", "Not fitted yet"):
             assert text in body
 
+    def test_it_shows_the_fit_in_use_and_says_truthfully_what_happens_to_one_that_did_not_converge(self, client,
+                                                                                                    ada):
+        from datetime import timedelta
+
+        from profitability.services import latest_fits
+
+        at_limit = {"r": 0.5, "alpha": 3.0, "a": 1e6, "b": 2e6}  # a, b → ∞: a usable limit model
+        ClvModelFit.objects.create(model="bg_nbd", params=at_limit, log_likelihood=-100.0, sample_size=500,
+                                   time_unit="weeks", converged=False, fitted_at=NOW - timedelta(days=1))
+        ClvModelFit.objects.create(model="bg_nbd", params={"r": 0.5, "alpha": "nan", "a": 1.0, "b": 1.0},
+                                   log_likelihood=-1.0, sample_size=500, time_unit="weeks", converged=False,
+                                   fitted_at=NOW)
+        login(client, ada)
+        body = " ".join(client.get(reverse("config_clv")).content.decode().split())
+
+        assert latest_fits()["bg_nbd"] == at_limit  # what predictions use ...
+        assert "3.0000" in body  # ... is the fit shown
+        assert "its parameters are in use all the same" in body
+        assert "an earlier converged fit stays in use" not in body
+        assert "gave no usable parameters; the fit above stays in use" in body
+
     def test_saving_converts_percentages_and_audits(self, client, ada, enqueued, django_capture_on_commit_callbacks):
         login(client, ada)
         with django_capture_on_commit_callbacks(execute=True):
