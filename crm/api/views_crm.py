@@ -232,7 +232,8 @@ class CaseViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
             raise PermissionDenied("Complaints on this account are logged by its account manager, service staff "
                                    "or admins.")
         case = case_open(opened_by=request.user, **data)
-        return Response(s.CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+        # Read back: the SLA due times were set from the account's tier once the case committed.
+        return Response(s.CaseSerializer(ServiceCase.objects.get(pk=case.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: s.CaseSerializer})
     @action(detail=True, methods=["post"])

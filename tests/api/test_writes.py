@@ -71,6 +71,19 @@ def test_opening_a_case_scores_it_and_logs_the_complaint(book, api, sam):  # typ
     assert Interaction.objects.filter(kind="complaint", external_id=body["external_id"]).exists()
 
 
+def test_the_opened_case_comes_back_with_its_sla_due_times(transactional_db, book, api, sam):  # type: ignore[no-untyped-def]
+    """Committed as in production (no test transaction around it): the due times set from the account's tier
+    right after the commit are in the answer, not only in a later read."""
+    response = api(sam).post("/api/v1/cases/", {
+        "account": book.other.account.pk, "subject": "Invoice question", "severity": "low"})
+
+    body = response.json()
+    stored = api(sam).get(f"/api/v1/cases/{body['id']}/").json()
+    assert stored["resolution_due_at"] is not None
+    assert (body["first_response_due_at"], body["resolution_due_at"]) == (
+        stored["first_response_due_at"], stored["resolution_due_at"])
+
+
 def test_a_second_assignment_is_refused_with_409(book, api, sam, ada):  # type: ignore[no-untyped-def]
     path = f"/api/v1/cases/{book.own.case.pk}/assign/"
 
