@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -107,14 +107,83 @@ def enrolment_balance(enrolment_id: int) -> int:
 
 
 @dataclass(frozen=True)
+class PointsPart:
+    key: str
+    points: int  # signed: what this part adds to the balance
+    label: str  # in words, e.g. "2,500 redeemed"
+
+
+@dataclass(frozen=True)
+class PointsBreakdown:
+    """Where a balance comes from, by kind of ledger entry. The one definition of "earned" (net of reversals:
+    a returned order takes its points back) for the account panel and the program page; the parts always sum
+    to the balance, since every entry is of exactly one kind."""
+
+    earned: int  # earnings net of reversals
+    redeemed: int  # spent on rewards (positive)
+    expired: int  # positive
+    adjusted: int  # manual corrections and campaign bonuses, signed
+
+    @classmethod
+    def of(cls, totals: Mapping[str, int | None]) -> PointsBreakdown:
+        """From the sum of points per ledger kind (missing kinds count as zero)."""
+        t = {kind: totals.get(kind) or 0 for kind in LedgerEntry.Kind.values}
+        return cls(earned=t["earn"] + t["reverse"], redeemed=-t["redeem"], expired=-t["expire"], adjusted=t["adjust"])
+
+    @property
+    def balance(self) -> int:
+        return self.earned - self.redeemed - self.expired + self.adjusted
+
+    @property
+    def parts(self) -> list[PointsPart]:
+        """The non-zero parts, to show beside the balance."""
+        parts = [
+            PointsPart("earned", self.earned, f"{self.earned:,} earned net of reversals"),
+            PointsPart("redeemed", -self.redeemed, f"{self.redeemed:,} redeemed"),
+            PointsPart("expired", -self.expired, f"{self.expired:,} expired"),
+            PointsPart("adjusted", self.adjusted, f"{self.adjusted:+,} adjusted"),
+        ]
+        return [part for part in parts if part.points]
+
+
+def ledger_kind_sums(prefix: str = "") -> dict[str, Coalesce]:
+    """Annotations ``points_<kind>``: the sum of points per ledger kind (``prefix`` reaches the entries)."""
+    return {f"points_{kind}": Coalesce(Sum(f"{prefix}points", filter=Q(**{f"{prefix}kind": kind})), 0)
+            for kind in LedgerEntry.Kind.values}
+
+
+def reward_shortfall(rewards: Sequence[Reward], balance: int) -> str:
+    """Why no reward can be redeemed ("" when the balance covers the cheapest one, or there is none)."""
+    cheapest = min((r.point_cost for r in rewards), default=None)
+    if cheapest is None or balance >= cheapest:
+        return ""
+    return f"The cheapest reward needs {cheapest:,} points; {balance:,} available."
+
+
+def enrolment_reward_shortfall(enrolment: Enrolment) -> str:
+    return reward_shortfall(list(Reward.objects.filter(program_id=enrolment.program_id, active=True)),
+                            enrolment_balance(enrolment.pk))
+
+
+@dataclass(frozen=True)
 class EnrolmentStatus:
     enrolment: Enrolment
-    balance: int
-    earned: int
-    redeemed: int
+    points: PointsBreakdown
     recent: list[LedgerEntry]
     rewards: list[Reward]  # active rewards of the program, cheapest first
     running: bool
+
+    @property
+    def balance(self) -> int:
+        return self.points.balance
+
+    @property
+    def affordable(self) -> list[Reward]:
+        return [r for r in self.rewards if r.point_cost <= self.balance]
+
+    @property
+    def shortfall(self) -> str:
+        return reward_shortfall(self.rewards, self.balance)
 
 
 @dataclass(frozen=True)
@@ -130,11 +199,7 @@ def account_loyalty(*, account: Account, now: datetime, recent: int = 5) -> Acco
     today = now.astimezone(UTC).date()
     enrolments = list(
         Enrolment.objects.filter(account=account).select_related("program")
-        .annotate(
-            balance=Coalesce(Sum("entries__points"), 0),
-            earned=Coalesce(Sum("entries__points", filter=Q(entries__points__gt=0)), 0),
-            redeemed=Coalesce(-Sum("entries__points", filter=Q(entries__kind=LedgerEntry.Kind.REDEEM)), 0),
-        ).order_by("program__name")
+        .annotate(**ledger_kind_sums("entries__")).order_by("program__name")
     )
     program_ids = [e.program_id for e in enrolments]
     rewards: dict[int, list[Reward]] = {pid: [] for pid in program_ids}
@@ -155,8 +220,8 @@ def account_loyalty(*, account: Account, now: datetime, recent: int = 5) -> Acco
     from .services.loyalty import program_is_running
 
     statuses = [
-        EnrolmentStatus(e, e.balance, e.earned, e.redeemed, entries[e.pk], rewards[e.program_id],
-                        program_is_running(e.program, today=today))
+        EnrolmentStatus(e, PointsBreakdown.of({k: getattr(e, f"points_{k}") for k in LedgerEntry.Kind.values}),
+                        entries[e.pk], rewards[e.program_id], program_is_running(e.program, today=today))
         for e in enrolments
     ]
     running = LoyaltyProgram.objects.filter(status=LoyaltyProgram.Status.ACTIVE, starts_on__lte=today).filter(
@@ -238,8 +303,7 @@ class ProgramResults:
     automatic: int
     engaged: int
     engagement_pct: float | None
-    earned: int
-    redeemed: int
+    points: PointsBreakdown  # of every member together
     redemption_rate_pct: float | None
     redeemers: int
     liability_points: int
@@ -247,6 +311,14 @@ class ProgramResults:
     cells: list[CellComparison]
     too_recent: int  # members enrolled less than MIN_AFTER_DAYS ago (left out of the comparison)
     overall_difference: Decimal | None
+
+    @property
+    def earned(self) -> int:
+        return self.points.earned
+
+    @property
+    def redeemed(self) -> int:
+        return self.points.redeemed
 
 
 def _per_30_days(total: Decimal, days: float) -> Decimal:
@@ -265,9 +337,7 @@ def program_results(*, program: LoyaltyProgram, now: datetime) -> ProgramResults
     )
     engaged = enrolments.filter(Exists(LedgerEntry.objects.filter(
         enrolment=OuterRef("pk"), kind=LedgerEntry.Kind.EARN, occurred_at__gte=since))).count()
-    totals = program_ledger_totals(program)
-    earned = totals.get("earn", 0) + totals.get("reverse", 0)
-    redeemed = -totals.get("redeem", 0)
+    points = PointsBreakdown.of(program_ledger_totals(program))
     balances = enrolments.annotate(b=Coalesce(Sum("entries__points"), 0))
     liability = balances.filter(b__gt=0).aggregate(t=Coalesce(Sum("b"), 0))["t"]
     redeemers = enrolments.filter(Exists(LedgerEntry.objects.filter(enrolment=OuterRef("pk"), kind="redeem"))).count()
@@ -323,8 +393,9 @@ def program_results(*, program: LoyaltyProgram, now: datetime) -> ProgramResults
     return ProgramResults(
         enrolled=n, automatic=counts["auto"], engaged=engaged,
         engagement_pct=round(engaged * 100 / n, 1) if n else None,
-        earned=earned, redeemed=redeemed,
-        redemption_rate_pct=round(redeemed * 100 / earned, 1) if earned > 0 else None, redeemers=redeemers,
+        points=points,
+        redemption_rate_pct=round(points.redeemed * 100 / points.earned, 1) if points.earned > 0 else None,
+        redeemers=redeemers,
         liability_points=liability,
         liability_value=(Decimal(liability) * program.point_value).quantize(Decimal("0.01")),
         cells=results, too_recent=too_recent, overall_difference=overall,

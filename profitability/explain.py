@@ -21,8 +21,9 @@ def _pct(part: Decimal, whole: Decimal) -> int:
     return round(float(part) / float(whole) * 100)
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{currency} {value:,.0f}"
+def _money(value: Decimal, symbol: str) -> str:
+    """As the pages write money: "€1,235", "−€44"."""
+    return f"−{symbol}{abs(value):,.0f}" if value < 0 else f"{symbol}{value:,.0f}"
 
 
 def profit_drivers(
@@ -30,13 +31,16 @@ def profit_drivers(
     *,
     tier_name: str | None,
     tier_median_counts: dict[str, float],
-    currency: str,
+    currency_symbol: str,
+    order_revenue: Decimal | None = None,
     limit: int = 4,
 ) -> list[str]:
     """The main drivers of ``pnl`` in words, biggest money effect first.
 
     ``tier_median_counts`` maps an activity to the median count per account in the account's tier; an
     activity at 2× that median or more is called out ("3× the Silver median support calls").
+    ``order_revenue`` is the revenue of the orders alone (renewals are revenue but not orders), for the
+    revenue per order.
     """
     drivers: list[Driver] = []
     gross = pnl.gross_margin
@@ -60,19 +64,20 @@ def profit_drivers(
             )
     if pnl.net_profit < 0:
         if gross <= 0:
-            text = f"Gross margin is {_money(gross, currency)} before any cost-to-serve"
+            text = f"Gross margin is {_money(gross, currency_symbol)} before any cost-to-serve"
         else:
-            text = (f"Cost-to-serve ({_money(pnl.cost_to_serve, currency)}) exceeds the gross margin "
-                    f"({_money(gross, currency)})")
+            text = (f"Cost-to-serve ({_money(pnl.cost_to_serve, currency_symbol)}) exceeds the gross margin "
+                    f"({_money(gross, currency_symbol)})")
         drivers.append(Driver(text, float(abs(pnl.net_profit)) + float(pnl.cost_to_serve)))
     elif pnl.revenue > 0 and pnl.net_profit > 0:
         cts_share = _pct(pnl.cost_to_serve, pnl.revenue)
         if cts_share <= 5:
             drivers.append(Driver(f"Cheap to serve: cost-to-serve is {cts_share} % of revenue", float(pnl.net_profit)))
-        if pnl.orders and pnl.revenue / pnl.orders >= 1000:
+        per_order = (order_revenue if order_revenue is not None else pnl.revenue) / pnl.orders if pnl.orders else 0
+        if per_order >= 1000:
             drivers.append(
-                Driver(f"Large orders: {_money(pnl.revenue / pnl.orders, currency)} of revenue per order over "
-                       f"{pnl.orders} orders", float(pnl.revenue) * 0.1)
+                Driver(f"Large orders: {_money(per_order, currency_symbol)} per order over {pnl.orders} orders",
+                       float(pnl.revenue) * 0.1)
             )
     if not drivers and pnl.revenue == 0:
         drivers.append(Driver("No revenue yet", 0.0))

@@ -24,6 +24,7 @@ from django.db.models.functions import TruncQuarter
 from django.utils import timezone
 
 from crm.models import Account, Interaction, InteractionChannel, MarketingSpend, ServiceCase
+from crm.templatetags.tierwise import currency_symbol, money
 
 from . import sql as pnl_sql
 from .clv.predict import BgNbdParams, GammaGammaParams, SbgParams
@@ -471,12 +472,13 @@ def _compute(rows: Sequence[dict], ctx: EngineContext) -> list[Computed]:
     return out
 
 
-def _explain(item: Computed, tier: Tier | None, medians: dict, currency: str) -> list[str]:
+def _explain(item: Computed, tier: Tier | None, medians: dict, symbol: str) -> list[str]:
     return profit_drivers(
         item.lifetime,
         tier_name=tier.name if tier else None,
         tier_median_counts=medians.get(str(tier.pk), {}) if tier else {},
-        currency=currency,
+        currency_symbol=symbol,
+        order_revenue=item.row.get("order_revenue"),
     )
 
 
@@ -552,7 +554,7 @@ def _place(item: Computed, tier: Tier | None, top_share: float | None, ctx: Engi
     item.fields["tier_id"] = tier.pk if tier else None
     item.fields["top_share_pct"] = top_share
     item.fields["rank"] = _rank_from_share(top_share, ctx.book)
-    item.fields["explanation"] = _explain(item, tier, medians, settings.TIERWISE_CURRENCY)
+    item.fields["explanation"] = _explain(item, tier, medians, currency_symbol())
 
 
 def _snapshot_write_unless_moved(account_id: int, fields: dict, *, tier_id: int | None) -> bool:
@@ -622,7 +624,7 @@ def _record_tier_changes(changes: Sequence[tuple], ctx: EngineContext) -> None:
         TierChange(
             account_id=account_id, from_tier_id=old, to_tier_id=new, changed_at=ctx.now,
             metric=ctx.ranking_metric, metric_value=_money(metric), top_share_pct=share,
-            reason=(f"{metric_label} {settings.TIERWISE_CURRENCY} {metric:,.0f}"
+            reason=(f"{metric_label} {money(metric)}"
                     + (f" puts the account in the top {share:.1f} %" if share is not None else "")
                     + f": {names.get(old, 'no tier')} → {names.get(new, 'no tier')}"),
         )
@@ -794,13 +796,14 @@ def _tier_medians(rankable: Sequence[Computed], bands: np.ndarray) -> dict[str, 
 def _write_book(items: Sequence[Computed], ctx: EngineContext, ranked: BookRanking) -> int:
     medians = ranked.summary.tier_median_counts if ranked.summary else {}
     tiers = {t.pk: t for t in ctx.tiers}
+    symbol = currency_symbol()
     for item in items:
         account_id = item.row["account_id"]
         tier_id = ranked.tier_by_account.get(account_id)
         item.fields["tier_id"] = tier_id
         item.fields["top_share_pct"] = ranked.share_by_account.get(account_id)
         item.fields["rank"] = ranked.rank_by_account.get(account_id)
-        item.fields["explanation"] = _explain(item, tiers.get(tier_id), medians, settings.TIERWISE_CURRENCY)
+        item.fields["explanation"] = _explain(item, tiers.get(tier_id), medians, symbol)
 
     with transaction.atomic():
         old = dict(AccountSnapshot.objects.values_list("account_id", "tier_id"))

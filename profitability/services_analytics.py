@@ -83,8 +83,15 @@ def analytics_refresh(*, now: datetime | None = None, progress: Progress | None 
         SegmentYear.objects.all().delete()
         SegmentYear.objects.bulk_create(segment_rows, batch_size=500)
     lap("write")
-    from .lead_scoring import open_leads_score
+    from .lead_scoring import NotEnoughData, lead_scoring_train, open_leads_score
+    from .models_analytics import LeadScoringModel
 
+    if not LeadScoringModel.objects.exists():
+        # The first refresh trains the model (retraining is nightly): lead scores need not wait a night.
+        try:
+            lead_scoring_train(now=now)
+        except NotEnoughData as reason:
+            log.info("Lead scoring not trained yet: %s", reason)
     scored = open_leads_score(now=now)
     lap("lead_scores")
     timings["total"] = round(clock.perf_counter() - started, 3)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Account
-from crm.templatetags.tierwise import SYMBOLS
+from crm.templatetags.tierwise import currency_symbol
 
 from ..clustering import FEATURES, cluster_book
 from ..models import ClusteringRun, Segment, SegmentMember
@@ -69,9 +68,8 @@ def clustering_run(*, seed: int, actor_id: int | None = None, now: datetime | No
     ids, values = clustering_features(now=now)
     if len(ids) < 3:
         raise SegmentError("Clustering needs at least three active accounts with computed figures.")
-    symbol = SYMBOLS.get(settings.TIERWISE_CURRENCY, settings.TIERWISE_CURRENCY + " ")
     try:
-        result = cluster_book(values, list(FEATURES), seed=seed, currency_symbol=symbol)
+        result = cluster_book(values, list(FEATURES), seed=seed, currency_symbol=currency_symbol())
     except ValueError as exc:
         raise SegmentError(str(exc)) from exc
     with transaction.atomic():

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.reauth import reauth_required
 from crm.roles import Role, role_required
 
 from .. import selectors
@@ -53,12 +54,14 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def campaign_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, Campaign())
 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     if campaign.status != Campaign.Status.DRAFT:
@@ -112,6 +115,7 @@ def campaign_preview(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         n = service.campaign_launch(campaign_id=pk, actor=request.user)
@@ -124,6 +128,7 @@ def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def campaign_expand(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     form = ExpandForm(request.POST, campaign=campaign)
@@ -143,6 +148,7 @@ def campaign_expand(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def campaign_stop(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         service.campaign_stop(campaign_id=pk, actor=request.user)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import Account
+from crm.reauth import reauth_required
 from crm.roles import Role, can_see_financials, has_role, role_required
 
 from .. import selectors, tasks
@@ -87,7 +88,10 @@ def loyalty_redeem(request: HttpRequest, pk: int) -> HttpResponse:
     enrolment = _enrolment(request, pk)
     form = RedeemForm(request.POST, enrolment=enrolment)
     if not form.is_valid():
-        return _respond(request, enrolment.account, error="Choose a reward of this program.")
+        # A browser posts no reward when every option is disabled for lack of points: say that, not "choose".
+        shortfall = selectors.enrolment_reward_shortfall(enrolment)
+        return _respond(request, enrolment.account, error=f"Not enough points. {shortfall}" if shortfall
+                        else "Choose a reward of this program.")
     reward = form.cleaned_data["reward"]
     try:
         loyalty.points_redeem(enrolment_id=enrolment.pk, reward_id=reward.pk, actor=request.user)
@@ -140,12 +144,14 @@ def _form_context(form, rules, rewards, *, program=None, preview=None) -> dict: 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def loyalty_program_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, LoyaltyProgram(starts_on=timezone.now().astimezone(UTC).date()))
 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def loyalty_program_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, get_object_or_404(LoyaltyProgram, pk=pk))
 
@@ -205,6 +211,7 @@ def loyalty_program_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def loyalty_program_enrol_all(request: HttpRequest, pk: int) -> HttpResponse:
     program = get_object_or_404(LoyaltyProgram, pk=pk)
     if not loyalty.program_is_running(program, today=timezone.now().astimezone(UTC).date()):

@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.models import Account
-from crm.roles import Role, role_required
+from crm.roles import Role, has_role, role_required
 
 from ..access import can_work_on
 from ..models import Opportunity
@@ -36,7 +36,8 @@ def opportunity_worklist(request: HttpRequest) -> HttpResponse:
     elif owner_param.isdigit():
         owner_id = int(owner_param)
     else:
-        owner_id = request.user.pk
+        # As the accounts list: account managers start on their own book; admins (who own none) on everybody's.
+        owner_id = request.user.pk if has_role(request.user, Role.ACCOUNT_MANAGER) else None
     status = request.GET.get("status", "working")
     statuses = STATUS_FILTERS.get(status, STATUS_FILTERS["working"])
     source = request.GET.get("source", "")
@@ -81,17 +82,22 @@ def opportunity_status(request: HttpRequest, pk: int) -> HttpResponse:
     except OpportunityError as exc:
         error = str(exc)
     where = request.POST.get("context", "worklist")
+    target = request.POST.get("next")
+    if not (target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())):
+        target = None
     if not request.htmx:
         if error:
             from django.contrib import messages
 
             messages.error(request, error)
-        target = request.POST.get("next")
-        if not (target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())):
-            target = "opportunity_worklist"
-        return redirect(target)
+        return redirect(target or "opportunity_worklist")
     opp = Opportunity.objects.select_related("account__owner", "account__snapshot__tier", "product",
                                              "from_product").get(pk=opp.pk)
     template = f"{PANEL}#row" if where == "account" else f"{WORKLIST}#row"
+    # The swapped row must look like the page's: its rank and the page's owner filter come back with the form.
+    rank, owner = request.POST.get("rank", ""), request.POST.get("owner", "")
     # A refused change still answers 200: the row comes back unchanged with the reason next to it.
-    return render(request, template, {"o": opp, "can_work": True, "error": error, "account": opp.account})
+    return render(request, template, {
+        "o": opp, "can_work": True, "error": error, "account": opp.account, "next_url": target,
+        "rank": int(rank) if rank.isdigit() else None, "owner": owner, "viewing_own": owner == str(request.user.pk),
+    })

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.models import EmployeeBand
+from crm.reauth import reauth_required
 from crm.roles import Role, role_required
 from profitability.models import Tier
 
@@ -77,12 +78,14 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def segment_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, None)
 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk, kind=Segment.Kind.RULES)
     return _edit(request, segment)
@@ -128,6 +131,7 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def segment_cluster(request: HttpRequest) -> HttpResponse:
     """Run k-means over the book in the background; its clusters appear as segments when it finishes."""
     form = ClusterForm(request.POST)

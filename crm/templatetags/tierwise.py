@@ -12,6 +12,11 @@ register = template.Library()
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
 
 
+def currency_symbol() -> str:
+    """How money is written everywhere: "€" for EUR, the code and a space for a currency without a symbol."""
+    return SYMBOLS.get(settings.TIERWISE_CURRENCY, settings.TIERWISE_CURRENCY + " ")
+
+
 def _decimal(value) -> Decimal | None:  # type: ignore[no-untyped-def]
     if value is None or value == "":
         return None
@@ -27,7 +32,7 @@ def money(value, places: int = 0) -> str:  # type: ignore[no-untyped-def]
     amount = _decimal(value)
     if amount is None:
         return "—"
-    symbol = SYMBOLS.get(settings.TIERWISE_CURRENCY, settings.TIERWISE_CURRENCY + " ")
+    symbol = currency_symbol()
     text = f"{abs(amount):,.{int(places)}f}"
     return f"−{symbol}{text}" if amount < 0 else f"{symbol}{text}"
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm.reauth import reauth_required
 from crm.roles import Role, has_role, role_required
 
 from .. import analytics as math
@@ -163,6 +164,7 @@ def _target_initial(kpi: str) -> dict:
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
+@reauth_required
 def targets(request: HttpRequest) -> HttpResponse:
     key = request.POST.get("kpi") if request.method == "POST" else request.GET.get("kpi")
     kpi = math.KPI_BY_KEY.get(key or "", math.KPIS[0])
@@ -186,6 +188,7 @@ def targets(request: HttpRequest) -> HttpResponse:
 
 @role_required(Role.ADMIN)
 @require_POST
+@reauth_required
 def kpi_visibility(request: HttpRequest) -> HttpResponse:
     kpi = math.KPI_BY_KEY.get(request.POST.get("kpi") or "")
     if kpi is None:

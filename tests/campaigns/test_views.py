@@ -420,3 +420,291 @@ class TestSegmentAndCampaignPages:
         assert Campaign.objects.get(pk=world["campaign"].pk).status == "draft"
 
 
+
+
+# --- QA walkthrough: loyalty panel, opportunity rows --------------------------------------------------------------
+
+
+def _parts(html: str, container: str) -> tuple[int, list[tuple[str, int]]]:
+    """The first balance (``data-balance``) and the parts (``data-part``, signed ``data-points``) shown in the
+    paragraph starting at ``container``."""
+    import re
+
+    start = html.index(container)
+    chunk = html[start:html.index("</p>", start)]
+    parts = [(key, int(points)) for key, points in re.findall(r'data-part="(\w+)" data-points="(-?\d+)"', chunk)]
+    balances = re.findall(r'data-balance="(-?\d+)"', html)
+    return int(balances[0]), parts
+
+
+class TestLoyaltyFigures:
+    @pytest.fixture
+    def member(self, world, alice):  # type: ignore[no-untyped-def]
+        """Alice's account in a program of its own with every kind of ledger entry: a balance of 2,870."""
+        from campaigns.models import EarningRule
+
+        program = LoyaltyProgram.objects.create(name="Makers Club", status="active", starts_on=date(2024, 1, 1))
+        rule = EarningRule.objects.create(program=program, trigger="net_revenue", points=D("0.1"))
+        reward = Reward.objects.create(program=program, name="Free audit", kind="free_service", point_cost=2500)
+        enrolment = Enrolment.objects.create(program=program, account=world["account"],
+                                             enrolled_at=datetime(2025, 1, 1, tzinfo=UTC), method="manual")
+        at = datetime(2025, 3, 1, tzinfo=UTC)
+        for kind, points, extra in [
+            ("earn", 5000, {"rule": rule, "source_interaction_id": 1, "revision": 1}),
+            ("earn", 468, {"rule": rule, "source_interaction_id": 2, "revision": 1}),
+            ("reverse", -20, {"rule": rule, "source_interaction_id": 2, "revision": 2}),
+            ("redeem", -2500, {"reward": reward}),
+            ("expire", -100, {}),
+            ("adjust", 30, {}),
+            ("adjust", -8, {}),
+        ]:
+            LedgerEntry.objects.create(enrolment=enrolment, kind=kind, points=points, occurred_at=at, recorded_at=at,
+                                       reason=f"{kind} {points}", **extra)
+        return program
+
+    def test_the_panels_parts_sum_to_the_balance(self, client, world, alice, member):
+        login(client, alice)
+        body = client.get(reverse("account_loyalty", args=[world["account"].pk])).content.decode()
+
+        balance, parts = _parts(body[body.index("Makers Club"):], "Member since")
+        assert balance == 2870 and sum(points for _, points in parts) == balance
+        assert parts == [("earned", 5448), ("redeemed", -2500), ("expired", -100), ("adjusted", 22)]
+        assert ("5,448 earned net of reversals</span> · "
+                '<span class="points-part" data-part="redeemed" data-points="-2500">2,500 redeemed') in body
+        assert "100 expired" in body and "+22 adjusted" in body
+
+    def test_the_panel_shows_only_the_parts_that_are_not_zero(self, client, world, alice):
+        login(client, alice)
+        body = client.get(reverse("account_loyalty", args=[world["account"].pk])).content.decode()
+
+        balance, parts = _parts(body, "Member since")
+        assert (balance, parts) == (750, [("adjusted", 750)])  # the welcome bonus only
+
+    def test_the_program_pages_parts_sum_to_its_unredeemed_points(self, client, world, alice, member):
+        login(client, alice)
+        body = client.get(reverse("loyalty_program_detail", args=[member.pk])).content.decode()
+
+        balance, parts = _parts(body, 'class="muted points-breakdown"')
+        assert balance == 2870 and sum(points for _, points in parts) == balance
+        assert parts == [("earned", 5448), ("redeemed", -2500), ("expired", -100), ("adjusted", 22)]
+        assert "= 2,870 unredeemed." in body
+        # the redemption rate uses the same "earned": 2,500 of 5,448
+        assert "points redeemed (2,500) over points earned net of reversals (5,448)" in body
+        assert "<dt>Redemption rate</dt><dd>45.9 %</dd>" in body
+
+    def test_without_enough_points_for_any_reward_the_panel_says_so_instead_of_offering_a_blank_form(
+            self, client, world, alice):
+        points_adjust(enrolment_id=world["enrolment"].pk, points=-642, reason="Correction", actor=alice)  # 108 left
+        Reward.objects.create(program=world["program"], name="Free audit", kind="free_service", point_cost=900)
+        login(client, alice)
+
+        body = client.get(reverse("account_loyalty", args=[world["account"].pk])).content.decode()
+
+        assert 'data-balance="108"' in body
+        assert "The cheapest reward needs 300 points; 108 available." in body
+        assert "redeem-form" not in body and 'name="reward"' not in body
+
+    def test_with_enough_points_for_some_reward_the_redeem_form_is_offered(self, client, world, alice):
+        login(client, alice)
+        body = client.get(reverse("account_loyalty", args=[world["account"].pk])).content.decode()
+        assert "redeem-form" in body and "The cheapest reward needs" not in body
+
+    def test_a_redeem_without_enough_points_for_any_reward_says_there_are_not_enough_points(self, client, world,
+                                                                                               alice):
+        points_adjust(enrolment_id=world["enrolment"].pk, points=-642, reason="Correction", actor=alice)  # 108 left
+        login(client, alice)
+        url = reverse("loyalty_redeem", args=[world["enrolment"].pk])
+
+        blank = client.post(url, {}, HTTP_HX_REQUEST="true").content.decode()  # every option was disabled
+        chosen = client.post(url, {"reward": world["reward"].pk}, HTTP_HX_REQUEST="true").content.decode()
+
+        assert "Not enough points. The cheapest reward needs 300 points; 108 available." in blank
+        assert "Choose a reward" not in blank
+        assert "Not enough points: 5 % off costs 300 and the balance is 108." in chosen
+        assert LedgerEntry.objects.filter(kind="redeem").count() == 0
+
+    def test_a_redeem_without_a_reward_while_one_is_affordable_asks_to_choose(self, client, world, alice):
+        login(client, alice)
+        body = client.post(reverse("loyalty_redeem", args=[world["enrolment"].pk]), {},
+                           HTTP_HX_REQUEST="true").content.decode()
+        assert "Choose a reward of this program." in body and "Not enough points" not in body
+
+
+class TestOpportunityRows:
+    def test_an_admin_starts_on_everybodys_opportunities(self, client, world, ada):
+        login(client, ada)
+        body = client.get(reverse("opportunity_worklist")).content.decode()
+
+        assert "Alice Works" in body and "Bob Builds" in body
+        assert "No open opportunities on your accounts" not in body
+        assert '<option value="all" selected>Everyone</option>' in body
+
+    def test_an_account_manager_still_starts_on_their_own_accounts(self, client, world, alice):
+        login(client, alice)
+        body = client.get(reverse("opportunity_worklist")).content.decode()
+        assert "Alice Works" in body and "Bob Builds" not in body
+
+    @staticmethod
+    def _row(html: str, opp_id: int, tag: str = "tr") -> str:
+        """The row's markup without the CSRF token (masked differently on each render) and the return address."""
+        import re
+
+        start = html.index(f'<{tag} id="{"opp" if tag == "tr" else "account-opp"}-{opp_id}"')
+        row = html[start:html.index(f"</{tag}>", start) + len(tag) + 3]
+        return re.sub(r'name="(csrfmiddlewaretoken|next)" value="[^"]*"', "", row)
+
+    @staticmethod
+    def _form(html: str, opp_id: int, tag: str = "tr") -> dict[str, str]:
+        import re
+
+        start = html.index(f'<{tag} id="{"opp" if tag == "tr" else "account-opp"}-{opp_id}"')
+        row = html[start:html.index(f"</{tag}>", start)]
+        return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
+
+    @pytest.mark.parametrize(("who", "owner"), [("alice", ""), ("ada", ""), ("ada", "all")])
+    def test_the_swapped_row_is_the_row_the_page_shows(self, client, world, who, owner, request):
+        """Pursue, then dismiss: each swapped row has the page's columns, its rank and its owner line."""
+        login(client, request.getfixturevalue(who))
+        opp, worklist = world["opp"], reverse("opportunity_worklist")
+        page_url = f"{worklist}?owner={owner}" if owner else worklist
+        for status in ("pursued", "dismissed"):
+            page = client.get(page_url).content.decode()
+            data = self._form(page, opp.pk)
+
+            response = client.post(reverse("opportunity_status", args=[opp.pk]), data | {"status": status},
+                                   HTTP_HX_REQUEST="true").content.decode()
+
+            after = client.get(f"{worklist}?status={status}" + (f"&owner={owner}" if owner else "")).content.decode()
+            swapped = self._row(response, opp.pk)
+            assert swapped == self._row(after, opp.pk)
+            assert self._form(response, opp.pk)["next"] == data["next"] == page_url
+            assert swapped.count("<td") == 9 and '<td class="num">1</td>' in swapped  # the rank stays
+            assert swapped.count('<small class="muted">') == (2 if who == "ada" else 1)  # owner line for admins
+
+    def test_the_swapped_account_panel_row_is_the_panels_row(self, client, world, alice):
+        login(client, alice)
+        panel_url = reverse("account_opportunities", args=[world["account"].pk])
+        opp = world["opp"]
+        data = self._form(client.get(panel_url).content.decode(), opp.pk, "li")
+
+        swapped = client.post(reverse("opportunity_status", args=[opp.pk]), data | {"status": "pursued"},
+                              HTTP_HX_REQUEST="true").content.decode()
+
+        assert self._row(swapped, opp.pk, "li") == self._row(client.get(panel_url).content.decode(), opp.pk, "li")
+
+
+# --- re-authentication before configuration changes -------------------------------------------------------------
+
+
+def _age_the_confirmation(client, seconds: int) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from crm.reauth import REAUTH_AT_KEY
+
+    session = client.session
+    session[REAUTH_AT_KEY] = int(time.time()) - seconds
+    session.save()
+
+
+def _campaign_post(name: str, segment: Segment, **over: str) -> dict[str, str]:
+    return {"name": name, "segment": str(segment.pk), "offer": "bundle", "channel": "email", "pilot_pct": "50",
+            "response_window_days": "30", "variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "0",
+            "variants-0-label": "A", "variants-0-description": "Bundle", "variants-0-weight": "50",
+            "variants-1-label": "Control", "variants-1-description": "Nothing", "variants-1-weight": "50"} | over
+
+
+def configuration_changes(w) -> list[tuple[str, dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """Every campaigns page that changes configuration, with a valid submission, in an order that works."""
+    program, segment, campaign = w["program"], w["segment"], w["campaign"]
+    return [
+        (reverse("loyalty_program_create"), program_post()),
+        (reverse("loyalty_program_edit", args=[program.pk]), program_post(name="Partners Club Plus")),
+        (reverse("loyalty_program_enrol_all", args=[program.pk]), {}),
+        (reverse("segment_create"), {"name": "Gold makers", "industries": ["Manufacturing"], "statuses": ["active"]}),
+        (reverse("segment_edit", args=[segment.pk]), {"name": "Makers renamed", "industries": ["Manufacturing"],
+                                                      "statuses": ["active"]}),
+        (reverse("segment_cluster"), {"seed": "7"}),
+        (reverse("campaign_create"), _campaign_post("Bundle test", segment)),
+        (reverse("campaign_edit", args=[campaign.pk]), _campaign_post("Spring volume 2", segment, **{
+            "variants-INITIAL_FORMS": "2", "variants-1-label": "B",
+            **{f"variants-{i}-id": str(v.pk) for i, v in enumerate(campaign.variants.order_by("label"))}})),
+        (reverse("campaign_launch", args=[campaign.pk]), {}),
+        (reverse("campaign_expand", args=[campaign.pk]), {"variant": ""}),
+        (reverse("campaign_stop", args=[campaign.pk]), {}),
+    ]
+
+
+CONFIGURATION_PAGES = ["program_new", "program_edit", "segment_new", "segment_edit", "campaign_new", "campaign_edit"]
+
+
+def _configuration_state() -> tuple:
+    return (sorted(LoyaltyProgram.objects.values_list("name", "status")), Enrolment.objects.count(),
+            sorted(Segment.objects.values_list("name", "archived")),
+            sorted(Campaign.objects.values_list("name", "status")), CampaignVariant.objects.count())
+
+
+class TestReauthentication:
+    def test_after_the_window_closed_each_configuration_page_asks_for_the_password_first(self, client, world, ada,
+                                                                                        settings):
+        settings.REAUTH_WINDOW = 600
+        login(client, ada)
+        _age_the_confirmation(client, 601)
+
+        for name in CONFIGURATION_PAGES:
+            response = client.get(pages(world)[name])
+            assert response.status_code == 302, name
+            assert response.url.startswith(reverse("reauth_confirm")), name
+
+    def test_after_the_window_closed_no_configuration_change_is_applied(self, client, world, ada, settings,
+                                                                        django_capture_on_commit_callbacks):
+        settings.REAUTH_WINDOW = 600
+        login(client, ada)
+        _age_the_confirmation(client, 601)
+        before = _configuration_state()
+
+        with django_capture_on_commit_callbacks() as callbacks:
+            for url, data in configuration_changes(world):
+                response = client.post(url, data)
+                assert response.status_code == 302 and response.url.startswith(reverse("reauth_confirm")), url
+                htmx = client.post(url, data, HTTP_HX_REQUEST="true")
+                assert htmx.status_code == 204 and htmx["HX-Redirect"].startswith(reverse("reauth_confirm")), url
+
+        assert _configuration_state() == before
+        assert callbacks == []  # no enrolment or clustering queued
+
+    def test_within_the_window_every_configuration_change_goes_through(self, client, world, ada, settings,
+                                                                       django_capture_on_commit_callbacks):
+        settings.REAUTH_WINDOW = 600
+        login(client, ada)
+        for name in CONFIGURATION_PAGES:
+            assert client.get(pages(world)[name]).status_code == 200, name
+
+        with django_capture_on_commit_callbacks() as callbacks:
+            for url, data in configuration_changes(world):
+                response = client.post(url, data)
+                assert response.status_code == 302 and not response.url.startswith(reverse("reauth_confirm")), url
+
+        assert LoyaltyProgram.objects.filter(name="Forever Club").exists()
+        assert LoyaltyProgram.objects.get(pk=world["program"].pk).name == "Partners Club Plus"
+        assert Segment.objects.filter(name="Gold makers").exists()
+        assert Segment.objects.get(pk=world["segment"].pk).name == "Makers renamed"
+        assert Campaign.objects.filter(name="Bundle test", status="draft").exists()
+        campaign = Campaign.objects.get(pk=world["campaign"].pk)
+        assert (campaign.name, campaign.status) == ("Spring volume 2", "stopped")
+        assert None not in (campaign.launched_at, campaign.expanded_at, campaign.stopped_at)
+        assert len(callbacks) == 3  # re-accruing the edited program, enrolling the eligible accounts, clustering
+
+    def test_account_level_actions_need_no_fresh_confirmation(self, client, world, alice, settings):
+        """Enrolling, redeeming and working opportunities are the account manager's daily work, not configuration."""
+        settings.REAUTH_WINDOW = 600
+        login(client, alice)
+        _age_the_confirmation(client, 601)
+
+        redeemed = client.post(reverse("loyalty_redeem", args=[world["enrolment"].pk]),
+                               {"reward": world["reward"].pk}, HTTP_HX_REQUEST="true")
+        pursued = client.post(reverse("opportunity_status", args=[world["opp"].pk]), {"status": "pursued"},
+                              HTTP_HX_REQUEST="true")
+
+        assert redeemed.status_code == 200 and pursued.status_code == 200
+        assert LedgerEntry.objects.filter(kind="redeem").count() == 1
+        assert Opportunity.objects.get(pk=world["opp"].pk).status == "pursued"

@@ -461,3 +461,31 @@ def test_pages_before_the_first_refresh_say_so(client, alice, db):
         body = client.get(reverse(name)).content.decode()
         assert "have not been computed yet" in body, name
     assert "No lead-scoring model has been trained yet" in client.get(reverse("analytics_leads")).content.decode()
+
+
+def test_kpi_targets_ask_for_the_password_after_the_window_closed_and_save_nothing(client, ada, book, settings):
+    import time
+
+    from crm.reauth import REAUTH_AT_KEY
+
+    settings.REAUTH_WINDOW = 600
+    client_for(client, ada)
+    session = client.session
+    session[REAUTH_AT_KEY] = int(time.time()) - 601
+    session.save()
+    data = {"kpi": "retention", "target": "85", "benchmark": "80", "benchmark_source": "Industry survey 2025",
+            "tolerance_pct": "10", "shown": "on"}
+
+    page = client.get(reverse("analytics_targets"))
+    post = client.post(reverse("analytics_targets"), data)
+    hide = client.post(reverse("analytics_kpi_visibility"), {"kpi": "aov", "shown": "0"})
+
+    assert page.status_code == 302 and page.url.startswith(reverse("reauth_confirm"))
+    assert post.status_code == 302 and post.url.startswith(reverse("reauth_confirm"))
+    assert hide.status_code == 302 and hide.url.startswith(reverse("reauth_confirm"))
+    assert KpiTarget.objects.count() == 0 and KpiTarget.history.count() == 0
+
+    client_for(client, ada)  # a fresh login opens the window again
+    assert client.get(reverse("analytics_targets")).status_code == 200
+    assert client.post(reverse("analytics_targets"), data).status_code == 302
+    assert KpiTarget.objects.get(kpi="retention").target == D("85.00")

@@ -51,7 +51,7 @@ class TestCatnip:
         assert bulk.tier.name == "Platinum"
         assert small.tier.name == "Bronze"  # 2nd of 2 sits at top-share 50 %, past Silver's upper bound
         assert any("Returns take back 36 % of revenue" == text for text in small.explanation)
-        assert any(text.startswith("Cost-to-serve (EUR 10,470) exceeds the gross margin") for text in small.explanation)
+        assert any(text.startswith("Cost-to-serve (€10,470) exceeds the gross margin") for text in small.explanation)
 
 
 def test_it_computes_cac_per_channel_and_quarter_and_the_clv_cac_ratio(db):
@@ -113,7 +113,7 @@ def test_it_records_a_tier_change_with_the_figures_that_moved_it(patricia, patri
     change = TierChange.objects.get(account=patrick)
     assert change.to_tier.name == "Platinum"
     assert change.metric == "net_profit_ttm"
-    assert "Platinum" in change.reason and "EUR" in change.reason
+    assert "Platinum" in change.reason and "€" in change.reason
 
 
 def test_it_sets_case_slas_from_the_tier(patricia):

@@ -126,6 +126,19 @@ def test_the_refresh_rescores_open_leads_with_the_latest_model(seeded):
     assert result.leads_scored == Lead.objects.filter(stage__in=["mql", "sql"]).count()
 
 
+def test_the_first_refresh_trains_the_model_so_leads_are_scored_without_waiting_a_night(seeded):
+    from profitability.services_analytics import analytics_refresh
+
+    assert not LeadScoringModel.objects.exists()
+
+    result = analytics_refresh(now=NOW)
+
+    assert LeadScoringModel.objects.count() == 1
+    assert result.leads_scored == Lead.objects.filter(stage__in=["mql", "sql"]).count() > 0
+    analytics_refresh(now=NOW)
+    assert LeadScoringModel.objects.count() == 1  # later refreshes leave training to the nightly retrain
+
+
 def test_too_little_data_is_reported_not_trained(db):
     with pytest.raises(ls.NotEnoughData):
         ls.lead_scoring_train(now=NOW)
