@@ -12,6 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from .countries import validate_country_code
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
@@ -58,7 +60,8 @@ class Account(models.Model):
 
     name = models.CharField(max_length=200)
     industry = models.CharField(max_length=80, blank=True, db_index=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country_code],
+                               help_text="ISO 3166-1 alpha-2 code.")
     region = models.CharField(max_length=80, blank=True, db_index=True)
     employee_band = models.CharField(max_length=12, choices=EmployeeBand.choices, blank=True)
     segment = models.CharField(max_length=80, blank=True, db_index=True, help_text="Segment or buyer persona.")
@@ -350,7 +353,7 @@ class Lead(models.Model):
 
     company_name = models.CharField(max_length=200)
     industry = models.CharField(max_length=80, blank=True)
-    country = models.CharField(max_length=2, blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country_code])
     region = models.CharField(max_length=80, blank=True)
     employee_band = models.CharField(max_length=12, choices=EmployeeBand.choices, blank=True)
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="leads")

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
+from crm.countries import country_code_error
 from crm.models import (
     Account,
     AccountSourceId,
@@ -117,8 +118,8 @@ class AccountSerializer(FinancialFieldsMixin, ConstraintsValidatedMixin, seriali
         read_only_fields = ["history_version", "created_at", "updated_at"]
 
     def validate_country(self, value: str) -> str:
-        if value and not (len(value) == 2 and value.isalpha() and value.isascii()):
-            raise serializers.ValidationError("Give the country as a two-letter ISO 3166-1 code, e.g. DE.")
+        if value and (error := country_code_error(value)):
+            raise serializers.ValidationError(error)
         return value.upper()
 
     def validate_owner(self, value):  # type: ignore[no-untyped-def]
@@ -327,8 +328,8 @@ class LeadSerializer(ConstraintsValidatedMixin, serializers.ModelSerializer):
                         "expected_value": {"min_value": Decimal("0")}}
 
     def validate_country(self, value: str) -> str:
-        if value and not (len(value) == 2 and value.isalpha() and value.isascii()):
-            raise serializers.ValidationError("Give the country as a two-letter ISO 3166-1 code, e.g. DE.")
+        if value and (error := country_code_error(value)):
+            raise serializers.ValidationError(error)
         return value.upper()
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]

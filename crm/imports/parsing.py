@@ -8,6 +8,8 @@ import re
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from ..countries import country_code_error
+
 CENT = Decimal("0.01")
 MONEY_LIMIT = Decimal("1000000000000")  # 14 digits, 2 of them decimals (crm.models.MONEY)
 
@@ -237,10 +239,10 @@ def parse_email(text: str) -> str:
 
 def parse_country(text: str) -> str:
     """An ISO 3166-1 alpha-2 country code, upper-cased."""
-    s = text.strip().upper()
-    if len(s) != 2 or not s.isascii() or not s.isalpha():
-        raise ValueError(f"not a two-letter country code: '{text}'")
-    return s
+    error = country_code_error(text)
+    if error:
+        raise ValueError(error)
+    return text.strip().upper()
 
 
 def choice_lookup(choices: tuple[tuple[str, str], ...], synonyms: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:

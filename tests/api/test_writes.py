@@ -203,6 +203,17 @@ def test_opportunity_status_follows_the_pages_transitions(book, api, alice):  # 
     assert reopened.json() == {"detail": "A won opportunity cannot become open."}
 
 
+def test_an_account_country_must_be_an_iso_code(book, api, alice):  # type: ignore[no-untyped-def]
+    path = f"/api/v1/accounts/{book.own.account.pk}/"
+
+    refused = api(alice).patch(path, {"country": "UK"})
+    accepted = api(alice).patch(path, {"country": "gb"})
+
+    assert refused.status_code == 400
+    assert refused.json() == {"country": ["'UK' is not an ISO 3166-1 code: use GB."]}
+    assert accepted.status_code == 200 and accepted.json()["country"] == "GB"
+
+
 def test_a_churned_account_needs_its_churn_date(book, api, alice):  # type: ignore[no-untyped-def]
     response = api(alice).patch(f"/api/v1/accounts/{book.own.account.pk}/", {"status": "churned"})
 

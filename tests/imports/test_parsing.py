@@ -108,6 +108,11 @@ class TestChoicesAndText:
         for bad in ("ann@", "ann@example", "a b@example.com"):
             with pytest.raises(ValueError):
                 parsing.parse_email(bad)
+        # two letters are not enough: the code must be one ISO 3166-1 assigns
+        with pytest.raises(ValueError, match=r"^'XX' is not an ISO 3166-1 two-letter country code"):
+            parsing.parse_country("XX")
+        with pytest.raises(ValueError, match=r"^'uk' is not an ISO 3166-1 code: use GB\.$"):
+            parsing.parse_country("uk")
 
 
 class TestFiles:

@@ -174,7 +174,7 @@ class TestAccounts:
                                                                                  "Paid search")
         assert Channel.objects.filter(name__iexact="paid search").count() == 1
         rejects = {r["line"]: r for r in rejects_of(job)}
-        assert rejects["4"]["reason"] == "not a two-letter country code: 'FRA'"
+        assert rejects["4"]["reason"] == "'FRA' is not an ISO 3166-1 two-letter country code (e.g. DE, FR, GB, US)."
         assert (rejects["5"]["field"], rejects["5"]["reason"]) == ("Churn date", "a churned account needs a churn date")
         assert rejects["6"]["reason"] == "no Tierwise user with the user name or e-mail 'nobody-here'"
 

@@ -366,11 +366,11 @@ def test_a_finished_job_shows_its_first_rejects_and_the_download(client, ada):  
     job = job_with(status=ImportJob.Status.DONE, rows_total=3, rows_processed=3, rows_created=1, rows_rejected=2)
     job.rejects_file.save("customers-rejects.csv", ContentFile(
         "Customer ID;Company;line;field;reason\nC-2;;3;Company;required\n"
-        "C-3;x;4;Country;not a two-letter country code: 'FRA'\n"))
+        "C-3;x;4;Country;'FRA' is not an ISO 3166-1 two-letter country code (e.g. DE, FR, GB, US).\n"))
     client.force_login(ada)
     response = client.get(reverse("import_detail", args=[job.pk]))
     assert [(r["line"], r["field_label"], r["reason"]) for r in response.context["rejects"]] == [
-        ("3", "Company", "required"), ("4", "Country", "not a two-letter country code: 'FRA'")]
+        ("3", "Company", "required"), ("4", "Country", "'FRA' is not an ISO 3166-1 two-letter country code (e.g. DE, FR, GB, US).")]
     body = response.content.decode()
     assert reverse("import_rejects", args=[job.pk]) in body and "Download the rejects CSV" in body
 
