@@ -15,3 +15,16 @@ class CampaignsConfig(AppConfig):
         # A loyalty reward's temporary tier upgrade counts wherever service staff see the tier (queue order,
         # badges, entitlements) while it lasts; the engine asks, campaigns answers.
         register_tier_grant_source(TierGrantSource(key="loyalty", reason="loyalty reward", running=running_tier_grants))
+
+        # Their changes are audited (django-simple-history); the admins' audit trail page lists them.
+        from profitability.selectors.config import register_history_source
+
+        from . import models
+
+        for key, model, label in (("loyalty_program", models.LoyaltyProgram, "Loyalty program"),
+                                  ("earning_rule", models.EarningRule, "Earning rule"),
+                                  ("reward", models.Reward, "Reward"),
+                                  ("segment", models.Segment, "Segment"),
+                                  ("campaign", models.Campaign, "Campaign"),
+                                  ("campaign_variant", models.CampaignVariant, "Campaign variant")):
+            register_history_source(key, model, label)

@@ -14,11 +14,12 @@ from decimal import Decimal
 from django.db.models import Case, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from crm.models import Account
+from crm.models import Account, ServiceCase
 from crm.selectors import InteractionPage, account_contacts, interaction_page
 from crm.selectors_cases import CaseRow, account_cases
 
 from ..models import AccountSnapshot, SegmentPnl, Tier, TierChange
+from .effective_tier import EffectiveTier, effective_tier_annotations, effective_tier_of
 
 ZERO = Decimal("0")
 PAGE_SIZE = 50
@@ -304,9 +305,12 @@ class AccountFigures:
     period: str
     waterfall: Waterfall | None
     tier_changes: list[TierChange]
+    #: The tier the account is served as now: its ranked tier, or a better one granted for a while.
+    effective: EffectiveTier = field(default_factory=lambda: EffectiveTier(tier=None, own=None))
 
     @property
     def tier(self) -> Tier | None:
+        """The ranked tier (the snapshot's): what the figures earn, not necessarily the service given."""
         return self.snapshot.tier if self.snapshot else None
 
     @property
@@ -325,10 +329,20 @@ class AccountFigures:
         return CLV_MODELS.get(self.snapshot.clv_model, self.snapshot.clv_model)
 
 
-def account_figures(*, account_id: int, period: str = "lifetime", tier_history: int = 10) -> AccountFigures:
-    """The account with its snapshot and tier (one query), its latest tier changes (one query), the P&L chart."""
-    account = Account.objects.select_related("owner", "snapshot", "snapshot__tier").get(pk=account_id)
+def account_figures(
+    *, account_id: int, now: datetime, period: str = "lifetime", tier_history: int = 10
+) -> AccountFigures:
+    """The account with its snapshot, ranked and effective tier at ``now`` (one query; one more for the granted
+    tier while upgraded), its latest tier changes (one query), the P&L chart."""
+    account = (
+        Account.objects.select_related("owner", "snapshot", "snapshot__tier")
+        .annotate(**effective_tier_annotations(now=now, account_ref="pk"))
+        .get(pk=account_id)
+    )
     snapshot = getattr(account, "snapshot", None)  # the reverse one-to-one raises AttributeError when absent
+    tiers = {snapshot.tier.pk: snapshot.tier} if snapshot is not None and snapshot.tier is not None else {}
+    if account.eff_tier_id is not None and account.eff_tier_id not in tiers:
+        tiers.update((t.pk, t) for t in Tier.objects.filter(pk=account.eff_tier_id))
     period = period if period in PERIODS else "lifetime"
     chart = None
     if snapshot is not None:
@@ -343,7 +357,8 @@ def account_figures(*, account_id: int, period: str = "lifetime", tier_history: 
         TierChange.objects.filter(account_id=account_id).select_related("from_tier", "to_tier")
         .order_by("-changed_at", "-id")[:tier_history]
     )
-    return AccountFigures(account=account, snapshot=snapshot, period=period, waterfall=chart, tier_changes=changes)
+    return AccountFigures(account=account, snapshot=snapshot, period=period, waterfall=chart, tier_changes=changes,
+                          effective=effective_tier_of(account, tiers))
 
 
 # --- the account page ---------------------------------------------------------------------------------------
@@ -355,10 +370,7 @@ class AccountPage:
     timeline: InteractionPage
     contacts: list = field(default_factory=list)
     cases: list[CaseRow] = field(default_factory=list)
-
-    @property
-    def open_cases(self) -> int:
-        return sum(1 for row in self.cases if row.is_open)
+    open_cases: int = 0
 
     @property
     def account(self) -> Account:
@@ -367,10 +379,16 @@ class AccountPage:
 
 def account_page(*, account_id: int, now: datetime, period: str = "lifetime") -> AccountPage:
     """Everything the account page shows: figures, the first page of the timeline, contacts and cases."""
-    figures = account_figures(account_id=account_id, period=period)
+    figures = account_figures(account_id=account_id, now=now, period=period)
     return AccountPage(
         figures=figures,
         timeline=interaction_page(account_id=account_id, page=1),
         contacts=account_contacts(account_id=account_id),
         cases=account_cases(account_id=account_id, now=now),
+        open_cases=open_case_count(account_id=account_id),
     )
+
+
+def open_case_count(*, account_id: int) -> int:
+    """The account's cases not resolved yet, all of them (the case table shows only the latest 50)."""
+    return ServiceCase.objects.filter(account_id=account_id).exclude(status=ServiceCase.Status.RESOLVED).count()

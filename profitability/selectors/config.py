@@ -3,6 +3,7 @@ and the audit trail of every configuration change (django-simple-history, from t
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from crm.models import Account, InteractionChannel, InteractionKind
 from crm.templatetags.tierwise import money
 
 from ..models import FITS_CONSIDERED, BookSummary, ClvModelFit, ClvSettings, CostRate, Tier
+from ..models_analytics import KpiTarget
 
 # --- tiers -------------------------------------------------------------------------------------------------
 
@@ -33,7 +35,7 @@ def recompute_pending() -> bool:
     """True when a configuration change is newer than the last full recompute of the book (so the figures
     and tiers on the pages do not reflect it yet). Two queries."""
     book = BookSummary.objects.order_by("-computed_at").values_list("computed_at", flat=True).first()
-    parts = [model.history.order_by().values_list("history_date") for model, _ in HISTORY_SOURCES.values()]
+    parts = [model.history.order_by().values_list("history_date") for model, _ in ENGINE_SOURCES.values()]
     latest = parts[0].union(*parts[1:], all=True).order_by("-history_date").first()
     return latest is not None and (book is None or latest[0] > book)
 
@@ -159,11 +161,20 @@ def clv_panel() -> ClvPanel:
 
 # --- the audit trail ---------------------------------------------------------------------------------------
 
-HISTORY_SOURCES: dict[str, tuple[type, str]] = {
+# The engine's configuration: a change of these leaves the figures stale until the book is recomputed.
+ENGINE_SOURCES: dict[str, tuple[type, str]] = {
     "tier": (Tier, "Tier"),
     "cost_rate": (CostRate, "Cost rate"),
     "clv_settings": (ClvSettings, "CLV settings"),
 }
+# The audit trail: the engine's configuration, KPI targets and what other apps register (loyalty programs,
+# campaigns, segments), each model with a django-simple-history table.
+HISTORY_SOURCES: dict[str, tuple[type, str]] = {**ENGINE_SOURCES, "kpi_target": (KpiTarget, "KPI target")}
+
+
+def register_history_source(key: str, model: type, label: str) -> None:
+    """Show ``model``'s history (it must have ``history = HistoricalRecords()``) on the audit trail page."""
+    HISTORY_SOURCES[key] = (model, label)
 ACTIONS = {"+": "Created", "~": "Changed", "-": "Deleted"}
 HISTORY_PAGE_SIZE = 25
 
@@ -217,7 +228,19 @@ def _show(field_name: str, value: Any) -> str:
         return "; ".join(line.strip() for line in str(value).splitlines() if line.strip()) or "(none)"
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):  # JSON fields (a segment's criteria)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else "(none)"
     return "" if value is None else str(value)
+
+
+def _show_m2m(field: Any, rows: list[dict]) -> str:
+    """A many-to-many field's value in a history diff (rows of the through table) as the related names."""
+    related = field.related_model
+    ids = [row.get(related._meta.model_name) for row in rows]
+    names = related.objects.in_bulk([i for i in ids if i is not None])
+    return ", ".join(sorted(str(names.get(i, f"#{i}")) for i in ids)) or "(none)"
 
 
 FIELD_LABELS = {  # the words the settings pages use for these fields
@@ -228,8 +251,9 @@ FIELD_LABELS = {  # the words the settings pages use for these fields
 
 
 def _fields(model: type) -> list[tuple[str, str]]:
+    recorded = {f.name for f in model.history.model._meta.fields}  # a model may leave fields out of its history
     return [(f.name, FIELD_LABELS.get(f.name, str(f.verbose_name).capitalize()))
-            for f in model._meta.concrete_fields if f.name != "id"]
+            for f in model._meta.concrete_fields if f.name != "id" and f.name in recorded]
 
 
 def _user_label(user: Any) -> str | None:
@@ -278,6 +302,15 @@ def config_history(*, source: str | None = None, page: int | str = 1) -> Page:
     return result
 
 
+def _field_change(meta: Any, change: Any, labels: dict[str, str]) -> FieldChange:
+    field = meta.get_field(change.field)
+    if field.many_to_many:
+        return FieldChange(str(field.verbose_name).capitalize(), _show_m2m(field, change.old),
+                           _show_m2m(field, change.new))
+    return FieldChange(labels.get(change.field, change.field), _show(change.field, change.old),
+                       _show(change.field, change.new))
+
+
 def _entry(record: Any, previous: Any, model_label: str, fields: list[tuple[str, str]]) -> HistoryEntry:
     labels = dict(fields)
     if record.history_type == "+" or previous is None:
@@ -287,10 +320,8 @@ def _entry(record: Any, previous: Any, model_label: str, fields: list[tuple[str,
     else:
         delta = record.diff_against(previous, excluded_fields=["id"])
         order = [name for name, _ in fields]
-        changes = [
-            FieldChange(labels.get(c.field, c.field), _show(c.field, c.old), _show(c.field, c.new))
-            for c in sorted(delta.changes, key=lambda c: order.index(c.field) if c.field in order else 99)
-        ]
+        changes = [_field_change(record.instance._meta, c, labels)
+                   for c in sorted(delta.changes, key=lambda c: order.index(c.field) if c.field in order else 99)]
     return HistoryEntry(
         when=record.history_date,
         who=_user_label(record.history_user),

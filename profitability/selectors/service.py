@@ -132,6 +132,11 @@ def queue_cases(*, filters: QueueFilters, user_id: int, now: datetime) -> QueryS
     return cases.order_by(*queue_ordering())
 
 
+def queue_total(*, filters: QueueFilters, user_id: int, now: datetime) -> int:
+    """How many open cases the queue holds under ``filters`` (the count its page shows)."""
+    return queue_cases(filters=filters, user_id=user_id, now=now).count()
+
+
 def tiers_by_id() -> dict[int, Tier]:
     return {tier.pk: tier for tier in Tier.objects.order_by("position")}
 
@@ -162,12 +167,23 @@ def queue_row(*, case_id: int, now: datetime) -> QueueRow:
 # --- account lookup -----------------------------------------------------------------------------------
 
 
+def unranked_sla_tier(tiers: dict[int, Tier] | None = None) -> Tier | None:
+    """The tier whose SLA an account without one gets on its cases: the lowest (as ``cases_apply_sla`` sets it).
+
+    ``tiers`` ordered by position (``tiers_by_id()``) saves the query.
+    """
+    if tiers is not None:
+        return list(tiers.values())[-1] if tiers else None
+    return Tier.objects.order_by("-position").first()
+
+
 @dataclass(frozen=True)
 class LookupHit:
     account: Account
     effective: EffectiveTier
     open_cases: int
     matched_contacts: list[Contact]
+    unranked_sla: Tier | None = None  # the service level its cases get while it has no tier
 
     @property
     def tier(self) -> Tier | None:
@@ -240,7 +256,8 @@ def account_lookup(*, query: str, now: datetime, limit: int = LOOKUP_LIMIT) -> L
     return LookupResult(
         query=query,
         hits=[LookupHit(account=a, effective=effective_tier_of(a, tiers), open_cases=open_cases.get(a.pk, 0),
-                        matched_contacts=a.matched_contacts) for a in hits],
+                        matched_contacts=a.matched_contacts, unranked_sla=unranked_sla_tier(tiers))
+              for a in hits],
         more=len(found) > limit,
     )
 
@@ -255,6 +272,7 @@ class ServiceAccount:
     contacts: list[Contact]
     open_cases: list[CaseRow]
     interactions: list[dict]
+    unranked_sla: Tier | None = None  # the service level its cases get while it has no tier
 
     @property
     def tier(self) -> Tier | None:
@@ -285,10 +303,12 @@ def service_account(*, account_id: int, now: datetime) -> ServiceAccount:
     for item in interactions:
         item["kind_label"] = labels_kind.get(item["kind"], item["kind"])
         item["channel_label"] = labels_channel.get(item["channel"], item["channel"])
+    effective = effective_tier_of(account, tiers)
     return ServiceAccount(
         account=account,
-        effective=effective_tier_of(account, tiers),
+        effective=effective,
         contacts=contacts,
         open_cases=account_cases(account_id=account_id, now=now, open_only=True),
         interactions=interactions,
+        unranked_sla=unranked_sla_tier() if effective.tier is None else None,
     )

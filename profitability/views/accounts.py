@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
@@ -22,6 +22,7 @@ from crm.views_accounts import url_or_none
 from ..selectors import accounts as selectors
 from ..selectors.accounts import DEFAULT_SORT, PAGE_SIZE, PERIODS, SORTS, AccountFilters
 
+OPEN_CASES_BADGE = "account-open-cases"
 LIST_COLUMNS = [  # (sort key, numeric column, first click sorts descending)
     ("name", False, False),
     ("tier", False, False),
@@ -93,13 +94,13 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "columns": _columns(filters.sort),
         "filtered": any([filters.q, filters.tier, filters.industry, filters.region, filters.status,
                          filters.below_target]),
+        "options": selectors.filter_options(),
+        "statuses": Account.Status.choices,
     }
-    partial = request.htmx and not request.htmx.history_restore_request
-    if partial:
-        response = render(request, "profitability/accounts/list.html#results", context)
+    if request.htmx and not request.htmx.history_restore_request:
+        # The results carry the filter controls out of band: the form follows whatever produced them.
+        response = render(request, "profitability/accounts/list.html#results", {**context, "oob": True})
     else:
-        context["options"] = selectors.filter_options()
-        context["statuses"] = Account.Status.choices
         response = render(request, "profitability/accounts/list.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -113,6 +114,8 @@ def _period(request: HttpRequest) -> str:
 @role_required(Role.ACCOUNT_MANAGER, Role.ADMIN)
 @require_GET
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.htmx and request.htmx.target == OPEN_CASES_BADGE:
+        return _open_cases_badge(request, pk)
     try:
         data = selectors.account_page(account_id=pk, now=timezone.now(), period=_period(request))
     except Account.DoesNotExist:
@@ -132,7 +135,19 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "survey_form": SurveyForm(account=account) if can_log else None,
         "case_form_url": url_or_none("case_create", account.pk) if can_log else None,
     }
-    return render(request, "profitability/accounts/detail.html", context)
+    response = render(request, "profitability/accounts/detail.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+def _open_cases_badge(request: HttpRequest, pk: int) -> HttpResponse:
+    # The badge refreshes itself on the complaint form's caseOpened event: the form and its response belong to
+    # the CRM, which knows nothing of this page.
+    account = get_object_or_404(Account.objects.only("id"), pk=pk)
+    context = {"account": account, "open_cases": selectors.open_case_count(account_id=pk)}
+    response = render(request, "profitability/accounts/detail.html#open_cases", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 @role_required(Role.ACCOUNT_MANAGER, Role.ADMIN)
@@ -140,7 +155,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def account_figures(request: HttpRequest, pk: int) -> HttpResponse:
     """The live figures panel: polls itself every second while the snapshot is behind the history."""
     try:
-        figures = selectors.account_figures(account_id=pk, period=_period(request))
+        figures = selectors.account_figures(account_id=pk, now=timezone.now(), period=_period(request))
     except Account.DoesNotExist:
         raise Http404("No such account.") from None
     context = {

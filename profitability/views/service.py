@@ -5,9 +5,11 @@ Queue actions are htmx POSTs answering with the updated row (the ``case_row`` pa
 without JavaScript the same forms post normally and come back to the queue.
 """
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +29,7 @@ from ..selectors.service import (
     account_lookup,
     queue_page,
     queue_row,
+    queue_total,
     service_account,
     tiers_by_id,
 )
@@ -105,7 +108,10 @@ def service_queue(request: HttpRequest) -> HttpResponse:
         "next": request.get_full_path(),
         "status_choices": ServiceCase.Status.choices,
     }
-    return _vary(render(request, f"{QUEUE}#table" if _partial(request) else QUEUE, context))
+    if _partial(request):
+        # The table carries the filter controls out of band: the form follows whatever produced it.
+        return _vary(render(request, f"{QUEUE}#table", {**context, "oob": True}))
+    return _vary(render(request, QUEUE, context))
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -113,6 +119,13 @@ def _next_url(request: HttpRequest) -> str:
     if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
         return candidate
     return reverse("service_queue")
+
+
+def _queue_total(request: HttpRequest, next_url: str) -> int:
+    """The count of the queue the action came from, under the filters of its URL (the form's ``next``)."""
+    tiers = tiers_by_id()
+    filters = QueueFilterForm(QueryDict(urlsplit(next_url).query), tiers=tiers.values()).filters()
+    return queue_total(filters=filters, user_id=request.user.pk, now=timezone.now())
 
 
 def _row_response(
@@ -124,20 +137,23 @@ def _row_response(
     status: int = 200,
     respond_form: FirstResponseForm | None = None,
 ) -> HttpResponse:
-    """The updated queue row for htmx; a redirect back to the queue (with the message) otherwise."""
+    """The updated queue row for htmx, with the queue's new count out of band (resolving, reopening or assigning
+    a case changes it); a redirect back to the queue (with the message) otherwise."""
     if not request.htmx:
         if error or (respond_form is not None and respond_form.errors):
             messages.error(request, error or "The first response needs a message.")
         elif message:
             messages.success(request, message)
         return redirect(_next_url(request))
+    next_url = _next_url(request)
     context = {
         "item": queue_row(case_id=case_id, now=timezone.now()),
         "message": message,
         "error": error,
         "respond_form": respond_form or _respond_form(case_id),
         "status_choices": ServiceCase.Status.choices,
-        "next": _next_url(request),
+        "next": next_url,
+        "total": _queue_total(request, next_url),
     }
     return _vary(render(request, f"{QUEUE}#case_row", context, status=status))
 

@@ -4,6 +4,7 @@ row appear without a reload and the figures say "Recomputing…", and once the w
 snapshot sees the new net profit and the Platinum badge swap in.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 from crm.models import Account, InteractionKind
 from crm.templatetags.tierwise import money
 from profitability import services
-from profitability.models import AccountSnapshot, ClvModelFit
+from profitability.models import AccountSnapshot, ClvModelFit, SegmentPnl, Tier
 from tests import worker as worker_fixtures
 from tests.factories import AccountFactory, InteractionFactory, ProductFactory
 
@@ -151,3 +152,66 @@ def test_the_account_page_works_at_tablet_width(page, alice, celery_worker_stopp
     page.get_by_role("link", name="Last 12 months").click()
     expect(page.locator("#figures-period")).to_have_value("ttm")
     expect(page.get_by_role("link", name="Last 12 months")).to_have_attribute("aria-current", "true")
+
+
+def ranked_in_regions(owner):  # type: ignore[no-untyped-def]
+    """Six of the owner's accounts with figures: Gold and Silver ones in DACH and the Nordics (the regions offered)."""
+    now = timezone.now()
+    gold, silver = Tier.objects.get(name="Gold"), Tier.objects.get(name="Silver")
+    for i, (name, tier, region) in enumerate([
+        ("Alder Metals", gold, "DACH"), ("Birch Fittings", gold, "Nordics"), ("Cedar Tools", gold, "DACH"),
+        ("Dune Supplies", silver, "Nordics"), ("Elm Parts", silver, "DACH"), ("Fir Works", silver, "Nordics"),
+    ]):
+        account = AccountFactory(name=name, owner=owner, region=region)
+        AccountSnapshot.objects.create(account=account, computed_at=now, as_of=now.date(), tier=tier,
+                                       net_profit_ttm=D(1000 * (i % 3 + 1)))
+    for rank, region in enumerate(["DACH", "Nordics"], start=1):
+        SegmentPnl.objects.create(dimension=SegmentPnl.Dimension.REGION, value=region, accounts=3, revenue=0,
+                                  gross_margin=0, cost_to_serve=0, net_profit=0, net_profit_per_account=0, rank=rank,
+                                  computed_at=now)
+    return gold, silver
+
+
+def test_the_list_filters_follow_the_url_through_back_and_keep_the_column_sort(page, alice):
+    gold, silver = ranked_in_regions(alice)
+    rows = page.locator("#account-results tbody tr")
+    log_in(page, "alice")
+    page.goto("/accounts/")
+    page.wait_for_load_state("load")  # htmx is a deferred script
+    expect(rows).to_have_count(6)
+
+    # Filter by tier, then by region, then go back: the form shows the tier the URL and the results have
+    page.locator("#filter-tier").select_option(str(gold.pk))
+    page.wait_for_url(f"**/accounts/?*tier={gold.pk}*")
+    expect(rows).to_have_count(3)
+    page.locator("#filter-region").select_option("Nordics")
+    page.wait_for_url("**region=Nordics*")
+    expect(rows).to_have_count(1)
+    page.go_back()
+    page.wait_for_url(lambda url: "region=Nordics" not in url and f"tier={gold.pk}" in url)
+    expect(rows).to_have_count(3)
+    expect(page.locator("#filter-tier")).to_have_value(str(gold.pk))
+    expect(page.locator("#filter-region")).to_have_value("")
+    # and the next filter change keeps the tier
+    page.locator("#filter-status").select_option("active")
+    page.wait_for_url("**status=active*")
+    assert f"tier={gold.pk}" in page.url
+    expect(rows).to_have_count(3)
+
+    # Sort by name in the table, then change the tier: the sort stays
+    page.get_by_role("link", name="Name").click()
+    page.wait_for_url("**sort=name*")
+    expect(rows.first).to_contain_text("Alder Metals")
+    page.locator("#filter-tier").select_option(str(silver.pk))
+    page.wait_for_url(f"**tier={silver.pk}*")
+    assert "sort=name" in page.url
+    expect(page.locator("th[aria-sort]")).to_have_attribute("aria-sort", "ascending")
+    expect(page.locator("th[aria-sort]")).to_contain_text("Name")
+    expect(rows).to_have_text([re.compile(r"^\s*Dune Supplies"), re.compile(r"^\s*Elm Parts"),
+                               re.compile(r"^\s*Fir Works")])
+    # Back restores the gold list sorted by name, and the form with it
+    page.go_back()
+    page.wait_for_url(f"**tier={gold.pk}*")
+    expect(page.locator("#filter-tier")).to_have_value(str(gold.pk))
+    expect(page.locator("#filter-status")).to_have_value("active")
+    expect(page.locator("#account-filter-controls input[name=sort]")).to_have_value("name")

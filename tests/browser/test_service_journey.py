@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.models import Account, Interaction, InteractionKind, ServiceCase
-from profitability.models import AccountSnapshot
+from profitability.models import AccountSnapshot, Tier
 from profitability.services import book_recompute
 from tests.factories import AccountFactory, ContactFactory, InteractionFactory, ServiceCaseFactory
 from tests.worker import celery_worker_process  # noqa: F401  (fixture)
@@ -174,3 +174,40 @@ def test_the_queue_works_at_tablet_width_and_the_lookup_finds_the_caller(page, s
     expect(page.get_by_role("status").filter(has_text="Complaint “Invoice sent twice” logged")).to_be_visible()
     expect(page.locator(f"#account-cases-{account.pk} tr")).to_have_count(2)
     expect(page.locator(f"#account-cases-{account.pk} tr").first).to_contain_text("Invoice sent twice")
+
+
+def test_the_queue_filters_follow_the_url_through_back_and_the_count_follows_inline_actions(page, sam):
+    now = timezone.now()
+    gold, silver = Tier.objects.get(name="Gold"), Tier.objects.get(name="Silver")
+    for name, tier, severity in [("Gold High", gold, "high"), ("Gold Low", gold, "low"),
+                                 ("Silver High", silver, "high")]:
+        account = AccountFactory(name=name)
+        AccountSnapshot.objects.create(account=account, computed_at=now, as_of=now.date(), tier=tier)
+        ServiceCaseFactory(account=account, subject=f"Problem at {name}", severity=severity,
+                           opened_at=now - timedelta(hours=1), resolution_due_at=now + timedelta(hours=20))
+    log_in(page, "sam")
+    page.goto("/service/queue/")
+    page.wait_for_load_state("load")
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(3)
+
+    # Filter by tier, then severity, then go back: the tier select shows the URL's tier
+    page.locator("#queue_tier").select_option(str(gold.pk))
+    page.wait_for_url(f"**tier={gold.pk}*")
+    expect(rows).to_have_count(2)
+    page.locator("#queue_severity").select_option("high")
+    page.wait_for_url("**severity=high*")
+    expect(rows).to_have_count(1)
+    page.go_back()
+    page.wait_for_url(lambda url: "severity=high" not in url and f"tier={gold.pk}" in url)
+    expect(rows).to_have_count(2)
+    expect(page.locator("#queue_tier")).to_have_value(str(gold.pk))
+    expect(page.locator("#queue_severity")).to_have_value("")
+
+    # Resolving a case inline updates the count above the table
+    expect(page.locator("#queue-total")).to_have_text("2 open cases")
+    row = rows.filter(has_text="Problem at Gold Low")
+    row.get_by_label("Status of “Problem at Gold Low”").select_option("resolved")
+    row.get_by_role("button", name="Set").click()
+    expect(page.locator("#queue-total")).to_have_text("1 open case")
+    expect(page.locator("#queue_tier")).to_have_value(str(gold.pk))  # the filter is still what the URL says

@@ -85,12 +85,15 @@ def printers(ada):  # type: ignore[no-untyped-def]
                                    discount_pct=D("5"))
     campaign_launch(campaign_id=campaign.pk, actor=ada, now=LAUNCH)
     # Every account orders once in its window: the offer's accounts 1,000–1,040 at COGS 900 (margin 100–140),
-    # the control's 500–540 at COGS 450 (margin 50–90). Each order costs 25 + 12 to handle and ship.
-    for i, row in enumerate(CampaignAssignment.objects.filter(campaign=campaign).select_related("variant")
-                            .order_by("account_id")):
-        base, cogs = (D("1000"), D("900")) if row.variant.label == "Offer" else (D("500"), D("450"))
-        InteractionFactory(account_id=row.account_id, kind=K.ORDER, channel="web", amount=base + 10 * (i % 5),
+    # the control's 500–540 at COGS 450 (margin 50–90). Each order costs 25 + 12 to handle and ship. The
+    # amounts cycle within each variant, so its spread does not depend on how the ids fell into the variants.
+    seen = {"Offer": 0, "Control": 0}
+    for row in CampaignAssignment.objects.filter(campaign=campaign).select_related("variant").order_by("account_id"):
+        label = row.variant.label
+        base, cogs = (D("1000"), D("900")) if label == "Offer" else (D("500"), D("450"))
+        InteractionFactory(account_id=row.account_id, kind=K.ORDER, channel="web", amount=base + 10 * (seen[label] % 5),
                            direct_cost=cogs, occurred_at=LAUNCH + timedelta(days=5))
+        seen[label] += 1
     campaign.refresh_from_db()
     return campaign
 

@@ -370,7 +370,8 @@ def test_a_finished_job_shows_its_first_rejects_and_the_download(client, ada):  
     client.force_login(ada)
     response = client.get(reverse("import_detail", args=[job.pk]))
     assert [(r["line"], r["field_label"], r["reason"]) for r in response.context["rejects"]] == [
-        ("3", "Company", "required"), ("4", "Country", "'FRA' is not an ISO 3166-1 two-letter country code (e.g. DE, FR, GB, US).")]
+        ("3", "Company", "required"),
+        ("4", "Country", "'FRA' is not an ISO 3166-1 two-letter country code (e.g. DE, FR, GB, US).")]
     body = response.content.decode()
     assert reverse("import_rejects", args=[job.pk]) in body and "Download the rejects CSV" in body
 

@@ -229,12 +229,13 @@ def test_it_pages_50_rows_at_a_time_with_the_same_number_of_queries(client, alic
     assert len(names(first)) == 50
     assert names(last) == [f"Account {i:03d}" for i in range(100, 120)]
     assert first.context["page"].paginator.count == 120
-    # htmx requests get the table only (no filter choices to read)
-    with django_assert_num_queries(5):
+    # htmx requests get the table, and the filter controls out of band (so their choices are read too)
+    with django_assert_num_queries(7):
         partial = client.get(url, {"q": "Account 11", "sort": "name"}, HTTP_HX_REQUEST="true")
     assert names(partial) == [f"Account {i:03d}" for i in range(110, 120)]
     body = partial.content.decode()
-    assert body.lstrip().startswith('<div id="account-results"')
+    assert body.lstrip().startswith('<div id="account-filter-controls" class="filter-controls" hx-swap-oob="true">')
+    assert '<div id="account-results"' in body
     assert "<html" not in body
     assert partial["Vary"] and "HX-Request" in partial["Vary"]
 
@@ -410,3 +411,50 @@ def test_it_shows_recomputing_for_an_account_without_figures(client, alice):
     body = client.get(reverse("account_detail", args=[account.pk])).content.decode()
     assert "Recomputing…" in body and 'hx-trigger="every 1s"' in body
     assert "No figures yet" in body
+
+
+# --- filters that follow the results, and counters that follow actions --------------------------------------
+
+
+def test_htmx_results_bring_the_filter_controls_with_the_sort_out_of_band(client, book, alice):
+    # Given Alice sorted her list by name (a click in the table, outside the filter form)
+    client.force_login(alice)
+    gold = tier("Gold").pk
+
+    # When she then filters by tier
+    body = client.get(reverse("account_list"), {"sort": "name", "tier": gold, "owner": "all"},
+                      HTTP_HX_REQUEST="true").content.decode()
+
+    # Then the form comes back with the results, showing the tier and keeping the sort for the next change
+    controls = body.split('<div id="account-results"')[0]
+    assert '<div id="account-filter-controls" class="filter-controls" hx-swap-oob="true">' in controls
+    assert '<input type="hidden" name="sort" value="name">' in controls
+    assert '<input type="hidden" name="owner" value="all">' in controls
+    assert f'<option value="{gold}" selected>Gold</option>' in controls
+    assert '<option value="">Any tier</option>' in controls  # not selected
+    # and on the full page the controls sit in the form, once
+    page = client.get(reverse("account_list"), {"sort": "name", "tier": gold}).content.decode()
+    assert page.count('id="account-filter-controls"') == 1 and "hx-swap-oob" not in page
+    assert '<input type="hidden" name="sort" value="name">' in page
+
+
+def test_the_open_cases_badge_counts_every_open_case_and_refreshes_when_a_complaint_is_logged(client, book, alice):
+    patricia = book["patricia"]
+    ServiceCaseFactory(account=patricia, subject="Late delivery")
+    ServiceCaseFactory(account=patricia, subject="Wrong item")
+    ServiceCaseFactory(account=patricia, subject="Old", status="resolved")
+    client.force_login(alice)
+    url = reverse("account_detail", args=[patricia.pk])
+    page = client.get(url).content.decode()
+    badge = (f'<span id="account-open-cases" hx-get="{url}" hx-trigger="caseOpened from:body" hx-swap="outerHTML">'
+             '<span class="badge flag-warn">{} open</span></span>')
+    assert badge.format(2) in page
+
+    # When a complaint is logged (the CRM's form announces caseOpened), the badge asks for its count again
+    ServiceCaseFactory(account=patricia, subject="Damaged pallet")
+    response = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="account-open-cases")
+    assert response.content.decode().strip() == badge.format(3)
+    assert "HX-Target" in response["Vary"]
+    missing = client.get(reverse("account_detail", args=[999999]), HTTP_HX_REQUEST="true",
+                         HTTP_HX_TARGET="account-open-cases")
+    assert missing.status_code == 404

@@ -539,6 +539,32 @@ class TestHistoryPage:
         assert client.get(f"/admin/profitability/tier/{tier.pk}/change/").status_code == 200  # view only
         assert client.get(f"/admin/profitability/tier/{tier.pk}/history/").status_code == 200
 
+    def test_loyalty_segment_and_kpi_target_changes_are_on_the_trail_with_names_for_their_tiers(self, client, ada):
+        from campaigns.models import LoyaltyProgram, Segment
+        from tests.campaigns.test_views import program_post
+
+        ada.first_name, ada.last_name = "Ada", "Lovelace"
+        ada.save()
+        login(client, ada)
+        assert client.post(reverse("loyalty_program_create"), program_post()).status_code == 302
+        program = LoyaltyProgram.objects.get(name="Forever Club")
+        gold = Tier.objects.get(name="Gold")
+        edited = program_post(name="Forever Club", points_validity_days="730", eligible_tiers=str(gold.pk),
+                              **{"rules-INITIAL_FORMS": "1", "rules-0-id": str(program.rules.get().pk),
+                                 "rules-0-program": str(program.pk)})
+        assert client.post(reverse("loyalty_program_edit", args=[program.pk]), edited).status_code == 302
+        Segment.objects.create(name="Makers", criteria={"industries": ["Manufacturing"]})  # centroid not audited
+
+        body = " ".join(client.get(reverse("config_history"), {"model": "loyalty_program"}).content.decode().split())
+        everything = " ".join(client.get(reverse("config_history")).content.decode().split())
+
+        assert "Created</span> loyalty program <strong>Forever Club</strong>" in body
+        assert '<del class="old">365</del>' in body and '<ins class="new">730</ins>' in body
+        assert '<ins class="new">Gold</ins>' in body  # the eligible tiers by name, not ids
+        assert "Ada Lovelace" in body
+        assert "segment <strong>Makers</strong>" in everything
+        assert '<option value="loyalty_program"' in everything and '<option value="kpi_target"' in everything
+
     def test_it_filters_by_model_and_pages(self, client, ada):
         for i in range(30):
             rate = CostRate(activity=f"Activity {i}", kind="visit", rate=D(i), effective_from=date(2030, 1, 1))

@@ -177,3 +177,36 @@ def test_selectors_keep_their_query_counts_with_upgrades(django_assert_num_queri
     view = service_account(account_id=sid.pk, now=now)
     assert (view.tier.name, view.effective.own.name) == ("Gold", "Silver")
     assert LedgerEntry.objects.filter(kind="redeem").count() == 1
+
+
+def test_the_account_page_shows_the_service_level_applied_and_the_ranked_tier(client, ada, silver_and_gold,
+                                                                             program):  # noqa: F811
+    # Given Gail, ranked Gold, on a running Platinum loyalty upgrade
+    _sid, gail, *_ = silver_and_gold
+    until = grant(gail, "Platinum", days=10, program=program).valid_until
+    platinum = tier("Platinum")
+    client.force_login(ada)
+
+    # When an admin opens her account page (and its live figures panel)
+    for url in (reverse("account_detail", args=[gail.pk]), reverse("account_figures", args=[gail.pk])):
+        card = client.get(url).content.decode().split('id="service-level-title"')[1].split("</section>")[0]
+
+        # Then the tier card shows Platinum's service level, why and until when, and the tier its figures rank it in
+        assert re.search(r'<span id="account-tier"><span class="badge tier"[^>]*>Platinum</span></span>', card)
+        day = timezone.localtime(until)
+        assert f'Platinum until <time datetime="{day.isoformat()}">{day.day} {day:%b}</time> — loyalty reward' in card
+        assert '<span id="account-ranked" class="muted">ranked Gold</span>' in card
+        assert f"<dd>within {platinum.first_response_hours} h</dd>" in card
+        assert f"<dd>within {platinum.resolution_hours} h</dd>" in card
+        assert f"<dd>{platinum.queue_priority}</dd>" in card
+        assert f"within {tier('Gold').first_response_hours} h" not in card
+
+
+def test_the_account_page_without_an_upgrade_shows_the_ranked_tier_only(client, ada, silver_and_gold):
+    sid, *_ = silver_and_gold
+    client.force_login(ada)
+    card = client.get(reverse("account_detail", args=[sid.pk])).content.decode().split(
+        'id="service-level-title"')[1].split("</section>")[0]
+    assert re.search(r'<span id="account-tier"><span class="badge tier"[^>]*>Silver</span></span>', card)
+    assert f"<dd>within {tier('Silver').first_response_hours} h</dd>" in card
+    assert "tier-upgrade" not in card and "account-ranked" not in card and "Served as" not in card

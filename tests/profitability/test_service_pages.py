@@ -264,7 +264,8 @@ def test_queue_filters_by_tier_severity_and_assignee_and_htmx_gets_the_table_onl
 
     partial = client.get(url, {"severity": "high"}, **HTMX)
     body = partial.content.decode()
-    assert body.lstrip().startswith('<div id="queue-table">')
+    assert body.lstrip().startswith('<div id="queue-filter-controls" class="filter-controls" hx-swap-oob="true">')
+    assert '<div id="queue-table">' in body
     assert "<html" not in body
     assert row_order(partial) == [mine.pk, free.pk]
     assert "HX-Request" in partial["Vary"]
@@ -630,3 +631,86 @@ def test_service_responses_contain_no_margin_cost_clv_or_profit_figures(client, 
             assert word.lower() not in body.lower(), (word, response.request["PATH_INFO"])
     assert "Patricia Bulk Supplies" in responses[0].content.decode()
 
+
+
+# --- accounts without a tier, and counters after inline actions ---------------------------------------------
+
+
+def test_lookup_of_a_churned_account_shows_its_status_and_the_sla_its_cases_get(
+    client, sam, django_capture_on_commit_callbacks
+):
+    # Given a churned account the ranking leaves without a tier
+    churned = in_tier(AccountFactory(name="Gone Trading", status=Account.Status.CHURNED,
+                                            churned_on=NOW.date()), None)
+    bronze = tier("Bronze")  # the lowest tier
+    client.force_login(sam)
+
+    # When service staff look it up
+    html = client.get(reverse("account_lookup"), {"q": "Gone Trading"}, **HTMX).content.decode()
+
+    # Then they see it has churned, and the lowest tier's SLA its new cases get
+    assert '<span class="badge status-churned">Churned</span>' in html
+    assert "Churned: not ranked in a tier." in html
+    assert (f"New cases get the lowest tier's service level (Bronze): first response within "
+            f"<strong>{bronze.first_response_hours} h</strong>, resolution within "
+            f"<strong>{bronze.resolution_hours} h</strong>") in html
+    assert "SLA deadlines are set once the account is ranked" not in html
+    view = client.get(reverse("service_account", args=[churned.pk])).content.decode()
+    assert "Churned: not ranked in a tier." in view and f"<strong>{bronze.resolution_hours} h</strong>" in view
+
+    # and a complaint opened on it gets exactly those deadlines
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("case_create", args=[churned.pk]),
+                    {"subject": "Invoice", "severity": "low", "channel": "phone", "body": "Old invoice"}, **HTMX)
+    case = ServiceCase.objects.get(account=churned)
+    assert case.first_response_due_at == case.opened_at + timedelta(hours=bronze.first_response_hours)
+    assert case.resolution_due_at == case.opened_at + timedelta(hours=bronze.resolution_hours)
+
+
+def test_lookup_of_a_new_account_says_it_is_ranked_at_its_first_recompute(client, sam):
+    AccountFactory(name="Fresh Start GmbH")  # active, no snapshot yet
+    client.force_login(sam)
+    html = client.get(reverse("account_lookup"), {"q": "Fresh Start"}, **HTMX).content.decode()
+    assert "Not in a tier yet: ranked at its first recompute." in html
+    assert "New cases get the lowest tier's service level (Bronze)" in html
+    assert "badge status-" not in html
+
+
+@pytest.mark.parametrize("action, data, total", [
+    ("service_case_status", {"status": "resolved"}, "1 open case"),
+    ("service_case_assign", {}, "2 open cases"),
+])
+def test_an_inline_action_returns_the_queues_new_count_out_of_band(client, sam, case, action, data, total):
+    # Given a queue of two open cases, filtered to Gold
+    open_case(case.account, due_in=timedelta(hours=5), subject="Second")
+    queue = reverse("service_queue") + f"?tier={tier('Gold').pk}"
+    client.force_login(sam)
+    assert '<span id="queue-total">2 open cases</span> matching the filters' in client.get(queue).content.decode()
+
+    # When sam acts on one inline
+    response = client.post(reverse(action, args=[case.pk]), {**data, "next": queue}, **HTMX)
+
+    # Then the row comes back with the count of that (filtered) queue, out of band
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<tr id="case-{case.pk}"')
+    assert f'<template><span id="queue-total" hx-swap-oob="true">{total}</span></template>' in html
+
+
+def test_the_queue_count_after_an_action_follows_the_queues_filters(client, sam, case):
+    other = open_case(in_tier(AccountFactory(), "Bronze"), due_in=timedelta(hours=5))
+    client.force_login(sam)
+    queue = reverse("service_queue") + f"?tier={tier('Bronze').pk}"
+    html = client.post(reverse("service_case_status", args=[other.pk]), {"status": "resolved", "next": queue},
+                       **HTMX).content.decode()
+    assert '<span id="queue-total" hx-swap-oob="true">0 open cases</span>' in html
+
+
+def test_queue_filter_changes_bring_the_filter_controls_back_out_of_band(client, sam, case):
+    client.force_login(sam)
+    gold = tier("Gold").pk
+    html = client.get(reverse("service_queue"), {"tier": gold, "severity": "high"}, **HTMX).content.decode()
+    controls = html.split('<div id="queue-table">')[0]
+    assert '<div id="queue-filter-controls" class="filter-controls" hx-swap-oob="true">' in controls
+    assert f'<option value="{gold}" selected>Gold</option>' in controls
+    assert '<option value="high" selected>High</option>' in controls
+    assert f'<a href="{reverse("service_queue")}">Clear filters</a>' in controls
