@@ -27,7 +27,7 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "return_rate": ("return rate", "return a lot", "few returns"),
     "support_contacts_ttm": ("support contacts in 12 months", "heavy support load", "light support load"),
     "net_profit_ttm": ("net profit in 12 months", "very profitable", "least profitable"),
-    "net_margin_pct": ("net margin %", "high net margin", "thin or negative net margin"),
+    "net_margin_pct": ("net margin", "high net margin", "thin or negative net margin"),
 }
 LOG_FEATURES = frozenset({"recency_days", "orders_ttm", "net_revenue_ttm", "support_contacts_ttm", "net_profit_ttm"})
 

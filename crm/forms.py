@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from .models import Contact, Interaction, InteractionChannel, InteractionKind, Product, SurveyResponse
 from .services.interactions import interaction_value_errors
@@ -45,14 +46,20 @@ def _money_field(label: str, *, help_text: str = "") -> forms.DecimalField:
     )
 
 
-def _when_field(label: str) -> forms.DateTimeField:
+def _time_zone_note() -> str:
+    return f"Time zone: {timezone.get_current_timezone_name()}."
+
+
+def _when_field(label: str, *, what: str) -> forms.DateTimeField:
+    """A date-and-time field read in the display time zone; ``what`` names it in messages ("when ... ")."""
     return forms.DateTimeField(
         label=label,
+        help_text=lazy(_time_zone_note, str)(),
         input_formats=[DATETIME_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_INPUT),
         error_messages={
-            "required": f"Enter the {label.lower()}.",
-            "invalid": f"Enter the {label.lower()} as a date and time, e.g. 2025-03-01 14:30.",
+            "required": f"Enter {what}.",
+            "invalid": f"Enter {what} as a date and time, e.g. 2025-03-01 14:30.",
         },
     )
 
@@ -89,7 +96,7 @@ class InteractionForm(_ServiceBackedForm):
         initial=InteractionChannel.PHONE,
         error_messages={"required": "Choose the channel.", "invalid_choice": "Choose one of the listed channels."},
     )
-    occurred_at = _when_field("Date and time")
+    occurred_at = _when_field("Date and time", what="when it happened")
     amount = _money_field("Amount", help_text="Orders and renewals: net revenue. Returns: refund. Payments: cash.")
     direct_cost = _money_field("Direct cost", help_text="Blank: the product's unit cost × quantity.")
     product = forms.ModelChoiceField(
@@ -172,7 +179,7 @@ class SurveyForm(_ServiceBackedForm):
             "max_value": "The score can't be above 10.",
         },
     )
-    answered_at = _when_field("Answered at")
+    answered_at = _when_field("Answered at", what="when the survey was answered")
     contact = forms.ModelChoiceField(
         label="Contact",
         queryset=Contact.objects.none(),

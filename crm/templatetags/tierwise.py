@@ -4,6 +4,8 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -62,3 +64,12 @@ def tier_badge(tier) -> str:  # type: ignore[no-untyped-def]
     return format_html(
         '<span class="badge tier" style="--tier-color: {}">{}</span>', tier.color, tier.name
     )
+
+
+@register.filter
+def when(value) -> str:  # type: ignore[no-untyped-def]
+    """A moment in the display time zone, short: "17 Feb 11:01" this year, "17 Feb 2025 11:01" before."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    return date_format(local, "j M H:i" if local.year == timezone.localdate().year else "j M Y H:i")

@@ -136,8 +136,8 @@ TOMORROW_PLUS = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     ({"kind": ""}, "interaction_kind", "Choose the kind of interaction."),
     ({"kind": "complaint"}, "interaction_kind", "Choose one of the listed kinds of interaction."),
     ({"occurred_at": "2025-13-45T10:00"}, "interaction_occurred_at",
-     "Enter the date and time as a date and time, e.g. 2025-03-01 14:30."),
-    ({"occurred_at": ""}, "interaction_occurred_at", "Enter the date and time."),
+     "Enter when it happened as a date and time, e.g. 2025-03-01 14:30."),
+    ({"occurred_at": ""}, "interaction_occurred_at", "Enter when it happened."),
     ({"occurred_at": TOMORROW_PLUS}, "interaction_occurred_at",
      "The date and time can&#x27;t be more than a day in the future."),
     ({"quantity": "-3"}, "interaction_quantity", "The quantity can&#x27;t be negative."),
@@ -178,6 +178,7 @@ def test_it_works_without_javascript(client, alice, account, bolts):
     page = client.get(url)
     assert page.status_code == 200
     assert "<h1>Log an interaction with Acme Fasteners</h1>" in page.content.decode()
+    assert "Time zone: UTC." in page.content.decode()  # the time typed in is read in the display time zone
 
     invalid = client.post(url, order(bolts, amount="-1"))
     assert invalid.status_code == 422
@@ -227,7 +228,7 @@ def test_it_records_a_survey_answer_and_its_touch(client, alice, account):
     ({"score": ""}, "survey_score", "Enter the score, from 0 to 10."),
     ({"score": "7.5"}, "survey_score", "Enter the score as a whole number from 0 to 10."),
     ({"answered_at": "yesterday"}, "survey_answered_at",
-     "Enter the answered at as a date and time, e.g. 2025-03-01 14:30."),
+     "Enter when the survey was answered as a date and time, e.g. 2025-03-01 14:30."),
 ])
 def test_it_rejects_an_invalid_survey_answer_and_creates_nothing(client, alice, account, data, field, message):
     before = (version(account), Interaction.objects.count(), SurveyResponse.objects.count())

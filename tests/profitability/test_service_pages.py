@@ -2,7 +2,7 @@
 and logging a complaint. Who may use them, what they show (never money), in which order, in how many queries."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -165,6 +165,20 @@ def test_permission_matrix_queue_actions(client, users, bobs_case, action, role)
     else:
         assert after == before  # a denied POST changed nothing
         assert Interaction.objects.count() == interactions
+
+
+def test_queue_dates_carry_the_year_unless_it_is_this_one(client, sam):
+    account = in_tier(AccountFactory(name="Old Case Co"), "Gold")
+    now = timezone.now()
+    open_case(account, due_in=timedelta(hours=-1), opened_at=datetime(now.year - 1, 2, 17, 11, 1, tzinfo=UTC),
+              first_response_at=datetime(now.year - 1, 2, 17, 12, 30, tzinfo=UTC))
+    open_case(account, due_in=timedelta(hours=5), opened_at=now)
+    client.force_login(sam)
+
+    body = client.get(reverse("service_queue")).content.decode()
+
+    assert f">17 Feb {now.year - 1} 11:01</time>" in body and f">17 Feb {now.year - 1} 12:30</time>" in body
+    assert f">{timezone.localtime(now):%-d %b %H:%M}</time>" in body
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
