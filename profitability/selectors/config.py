@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.fields import CharField
@@ -302,31 +303,54 @@ def config_history(*, source: str | None = None, page: int | str = 1) -> Page:
     return result
 
 
+def _show_fk(field: Any, pk: Any) -> str:
+    """A foreign key's value by name; the record it pointed to may be gone since (history keeps the id only)."""
+    if pk is None:
+        return ""
+    found = field.related_model._default_manager.filter(pk=pk).first()
+    return str(found) if found is not None else f"#{pk} (deleted)"
+
+
+def _value(record: Any, meta: Any, name: str) -> str:
+    field = meta.get_field(name)
+    if field.many_to_one:
+        return _show_fk(field, getattr(record, field.attname))
+    return _show(name, getattr(record, name))
+
+
 def _field_change(meta: Any, change: Any, labels: dict[str, str]) -> FieldChange:
     field = meta.get_field(change.field)
     if field.many_to_many:
         return FieldChange(str(field.verbose_name).capitalize(), _show_m2m(field, change.old),
                            _show_m2m(field, change.new))
-    return FieldChange(labels.get(change.field, change.field), _show(change.field, change.old),
-                       _show(change.field, change.new))
+    show = (lambda value: _show_fk(field, value)) if field.many_to_one else (lambda value: _show(change.field, value))
+    return FieldChange(labels.get(change.field, change.field), show(change.old), show(change.new))
+
+
+def _object_label(record: Any) -> str:
+    try:
+        return str(record.instance)
+    except ObjectDoesNotExist:  # its __str__ names a related record deleted since
+        return f"#{record.id}"
 
 
 def _entry(record: Any, previous: Any, model_label: str, fields: list[tuple[str, str]]) -> HistoryEntry:
     labels = dict(fields)
+    meta = record.instance_type._meta
     if record.history_type == "+" or previous is None:
-        changes = [FieldChange(label, None, _show(name, getattr(record, name))) for name, label in fields]
+        changes = [FieldChange(label, None, _value(record, meta, name)) for name, label in fields]
     elif record.history_type == "-":
-        changes = [FieldChange(label, _show(name, getattr(record, name)), None) for name, label in fields]
+        changes = [FieldChange(label, _value(record, meta, name), None) for name, label in fields]
     else:
         delta = record.diff_against(previous, excluded_fields=["id"])
         order = [name for name, _ in fields]
-        changes = [_field_change(record.instance._meta, c, labels)
+        changes = [_field_change(meta, c, labels)
                    for c in sorted(delta.changes, key=lambda c: order.index(c.field) if c.field in order else 99)]
     return HistoryEntry(
         when=record.history_date,
         who=_user_label(record.history_user),
         model_label=model_label,
-        object_label=str(record.instance),
+        object_label=_object_label(record),
         action=ACTIONS.get(record.history_type, record.history_type),
         changes=changes,
         reason=record.history_change_reason or "",

@@ -565,6 +565,28 @@ class TestHistoryPage:
         assert "segment <strong>Makers</strong>" in everything
         assert '<option value="loyalty_program"' in everything and '<option value="kpi_target"' in everything
 
+    def test_a_record_pointing_to_a_deleted_user_still_shows(self, client, ada):
+        """History keeps only the ids of related records: one deleted since must not break the trail."""
+        from django.contrib.auth import get_user_model
+
+        from campaigns.models import LoyaltyProgram
+
+        gone = get_user_model().objects.create(username="left-the-company")
+        program = LoyaltyProgram(name="Old Club", starts_on=date(2025, 1, 1), created_by=gone)
+        program._history_user = ada
+        program.save()
+        gone_id = gone.pk
+        LoyaltyProgram.objects.filter(pk=program.pk).update(created_by=None)
+        gone.delete()
+        login(client, ada)
+
+        response = client.get(reverse("config_history"), {"model": "loyalty_program"})
+
+        body = " ".join(response.content.decode().split())
+        assert response.status_code == 200
+        assert "loyalty program <strong>Old Club</strong>" in body
+        assert f"#{gone_id} (deleted)" in body
+
     def test_it_filters_by_model_and_pages(self, client, ada):
         for i in range(30):
             rate = CostRate(activity=f"Activity {i}", kind="visit", rate=D(i), effective_from=date(2030, 1, 1))
