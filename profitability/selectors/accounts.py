@@ -20,6 +20,7 @@ from crm.selectors_cases import CaseRow, account_cases
 
 from ..models import AccountSnapshot, SegmentPnl, Tier, TierChange
 from .effective_tier import EffectiveTier, effective_tier_annotations, effective_tier_of
+from .service import unranked_sla_tier
 
 ZERO = Decimal("0")
 PAGE_SIZE = 50
@@ -307,6 +308,8 @@ class AccountFigures:
     tier_changes: list[TierChange]
     #: The tier the account is served as now: its ranked tier, or a better one granted for a while.
     effective: EffectiveTier = field(default_factory=lambda: EffectiveTier(tier=None, own=None))
+    #: Without any tier: the one whose SLA its new cases get (the lowest, as ``cases_apply_sla`` sets it).
+    unranked_sla: Tier | None = None
 
     @property
     def tier(self) -> Tier | None:
@@ -357,8 +360,9 @@ def account_figures(
         TierChange.objects.filter(account_id=account_id).select_related("from_tier", "to_tier")
         .order_by("-changed_at", "-id")[:tier_history]
     )
+    effective = effective_tier_of(account, tiers)
     return AccountFigures(account=account, snapshot=snapshot, period=period, waterfall=chart, tier_changes=changes,
-                          effective=effective_tier_of(account, tiers))
+                          effective=effective, unranked_sla=unranked_sla_tier() if effective.tier is None else None)
 
 
 # --- the account page ---------------------------------------------------------------------------------------

@@ -411,6 +411,10 @@ def test_it_shows_recomputing_for_an_account_without_figures(client, alice):
     body = client.get(reverse("account_detail", args=[account.pk])).content.decode()
     assert "Recomputing…" in body and 'hx-trigger="every 1s"' in body
     assert "No figures yet" in body
+    # no tier yet, and the service level its cases get meanwhile (as the service pages say)
+    flat = " ".join(body.split())
+    assert "Not in a tier yet: ranked at its first recompute." in flat
+    assert "New cases get the lowest tier's service level (Bronze)" in flat
 
 
 # --- filters that follow the results, and counters that follow actions --------------------------------------
