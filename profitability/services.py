@@ -617,6 +617,13 @@ def _rank_from_share(top_share: float | None, book: BookSummary | None) -> int |
     return int(top_share / 100 * book.active_accounts) + 1
 
 
+def _placed_text(top_share: float) -> str:
+    # top_share is the share of ranked accounts above this one: 0 for the first, which "top 0.0 %" misreads
+    if top_share < 0.05:
+        return " puts the account at the very top"
+    return f" puts the account in the top {top_share:.1f} %"
+
+
 def _record_tier_changes(changes: Sequence[tuple], ctx: EngineContext) -> None:
     names = {t.pk: t.name for t in ctx.tiers}
     metric_label = dict(ClvSettings.RankingMetric.choices)[ctx.ranking_metric]
@@ -625,7 +632,7 @@ def _record_tier_changes(changes: Sequence[tuple], ctx: EngineContext) -> None:
             account_id=account_id, from_tier_id=old, to_tier_id=new, changed_at=ctx.now,
             metric=ctx.ranking_metric, metric_value=_money(metric), top_share_pct=share,
             reason=(f"{metric_label} {money(metric)}"
-                    + (f" puts the account in the top {share:.1f} %" if share is not None else "")
+                    + (_placed_text(share) if share is not None else "")
                     + f": {names.get(old, 'no tier')} → {names.get(new, 'no tier')}"),
         )
         for account_id, old, new, metric, share in changes

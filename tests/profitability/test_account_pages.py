@@ -187,6 +187,19 @@ def test_it_flags_clv_cac_below_3_and_filters_on_it(client, book, alice):
     assert names(client.get(reverse("account_list"), {"below": "1"})) == ["Patricia Bulk Supplies"]
 
 
+def test_the_first_ranked_account_reads_at_the_very_top_and_the_others_their_share(client, book, alice):
+    client.force_login(alice)
+    ranked = {s.account_id: s for s in AccountSnapshot.objects.filter(rank__isnull=False)}
+    first = next(s for s in ranked.values() if s.rank == 1)
+    other = next(s for s in ranked.values() if s.rank > 1)
+
+    first_page = client.get(reverse("account_detail", args=[first.account_id])).content.decode()
+    other_page = client.get(reverse("account_detail", args=[other.account_id])).content.decode()
+
+    assert "rank 1 · at the very top" in first_page and "top 0.0 %" not in first_page
+    assert f"rank {other.rank} · top {other.top_share_pct:.1f} %" in other_page
+
+
 def test_it_shows_the_tier_movement_arrow_from_the_latest_tier_change(client, book, alice):
     patricia, patrick = book["patricia"], book["patrick"]
     when = datetime(2025, 6, 1, tzinfo=UTC)

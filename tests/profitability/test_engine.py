@@ -114,6 +114,8 @@ def test_it_records_a_tier_change_with_the_figures_that_moved_it(patricia, patri
     assert change.to_tier.name == "Platinum"
     assert change.metric == "net_profit_ttm"
     assert "Platinum" in change.reason and "€" in change.reason
+    # the first-ranked account has no account above it: "at the very top", not "in the top 0.0 %"
+    assert snapshot(patrick).rank == 1 and "puts the account at the very top" in change.reason
 
 
 def test_it_sets_case_slas_from_the_tier(patricia):
