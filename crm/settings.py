@@ -105,6 +105,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+SILENCED_SYSTEM_CHECKS: list[str] = []
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DB_JIT", False):
@@ -120,9 +121,12 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH", BASE_DIR / "db.sqlite3"),
         }
     }
+    # The embedded default only: SQLite can't make a unique constraint treat NULLs as equal; PostgreSQL,
+    # which every real deployment uses, does. Without this every migrate warns about it.
+    SILENCED_SYSTEM_CHECKS.append("models.W047")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ---------------------------------------------------------------------------
@@ -228,7 +232,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 # Opting out of the preload list is a deliberate operator choice; don't warn about it then.
-SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or DEBUG else ["security.W021"]
+if not (SECURE_HSTS_PRELOAD or DEBUG):
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
 if env_bool("BEHIND_TLS_PROXY", False):
     # Trust X-Forwarded-Proto only when a TLS-terminating proxy in front of us sets it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -323,3 +328,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # In-process tasks (no broker): one "Task ... succeeded" line per recompute would bury the server's log.
+    LOGGING["loggers"] = {"celery.app.trace": {"level": "WARNING"}}

@@ -30,12 +30,14 @@ def add_spec_errors(form: forms.BaseForm, errors: list[SpecError]) -> None:
 
 class TierForm(forms.Form):
     tier_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    name = forms.CharField(max_length=40)
-    position = forms.IntegerField(min_value=1, max_value=999, help_text="1 = the top tier.")
+    name = forms.CharField(max_length=40, error_messages={"required": "Every tier needs a name."})
+    position = forms.IntegerField(min_value=1, max_value=999, help_text="1 = the top tier.",
+                                  error_messages={"required": "Every tier needs a position (1 = the top tier)."})
     upper_pct = forms.DecimalField(
         label="Reaches down to (% of ranking)", max_digits=5, decimal_places=2,
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))],
         help_text="Cumulative from the top; the last tier is 100.",
+        error_messages={"required": "Every tier needs a band: how far down the ranking it reaches."},
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "max": "100"}),
     )
     first_response_hours = forms.IntegerField(
@@ -46,8 +48,10 @@ class TierForm(forms.Form):
         label="Resolution (hours)", min_value=1, max_value=MAX_SLA_HOURS,
         error_messages={"required": "Every tier needs a resolution target."},
     )
-    queue_priority = forms.IntegerField(label="Queue priority", min_value=1, max_value=999,
-                                        help_text="1 is served first.")
+    queue_priority = forms.IntegerField(
+        label="Queue priority", min_value=1, max_value=999, help_text="1 is served first.",
+        error_messages={"required": "Every tier needs a queue priority (1 is served first)."},
+    )
     entitlements = forms.CharField(
         required=False, help_text="One per line.",
         widget=forms.Textarea(attrs={"rows": 3}),

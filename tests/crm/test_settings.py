@@ -1,5 +1,6 @@
 """Production mode passes Django's deployment checks; the embedded default needs no services."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -41,3 +42,16 @@ def test_it_runs_on_sqlite_with_eager_tasks_when_nothing_is_configured():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["django.db.backends.sqlite3", "True"]
+
+
+def test_the_embedded_default_checks_clean_and_keeps_in_process_task_lines_out_of_the_log(tmp_path):
+    # SQLite can't do NULLS NOT DISTINCT: the warning is silenced there only (PostgreSQL has the constraints).
+    result = run_manage(
+        "shell", "-c",
+        "import logging; from django.core.management import call_command; "
+        "call_command('check', databases=['default'], fail_level='WARNING'); "
+        "print(logging.getLogger('celery.app.trace').getEffectiveLevel())",
+        DEBUG="1", SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(logging.WARNING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -249,6 +250,18 @@ class TestTierPage:
             assert html.text(f"{field_id}_error") == message
         # row errors first; the bands are checked together once every row is valid
         assert "aria-invalid" not in html.by_id["id_form-0-upper_pct"]["attrs"]
+        assert config_state() == before
+        enqueued.assert_not_called()
+
+    def test_a_blanked_name_keeps_the_tier_named_and_says_what_is_missing(self, client, ada, enqueued):
+        login(client, ada)
+        before = config_state()
+        response = client.post(reverse("config_tiers"), tiers_post(Gold={"name": "", "queue_priority": None}))
+        html = Elements(response.content.decode())
+        assert html.text("id_form-1-name_error") == "Every tier needs a name."
+        assert html.text("id_form-1-queue_priority_error") == "Every tier needs a queue priority (1 is served first)."
+        legends = re.findall(r"<legend>\s*(.*?)\s*</legend>", response.content.decode(), re.S)
+        assert legends == ["Platinum", "Gold", "Silver", "Bronze"]  # not "New tier"
         assert config_state() == before
         enqueued.assert_not_called()
 
