@@ -24,12 +24,12 @@ from ..models_analytics import KpiTarget
 # --- tiers -------------------------------------------------------------------------------------------------
 
 
-def tier_account_counts() -> dict[int, int]:
-    """Active accounts per tier today (from the stored snapshots)."""
-    return dict(
-        Tier.objects.annotate(n=Count("snapshots", filter=Q(snapshots__account__status=Account.Status.ACTIVE)))
-        .values_list("id", "n")
-    )
+def saved_tiers() -> dict[int, tuple[str, int]]:
+    """Per saved tier: its name and its active accounts today (from the stored snapshots)."""
+    rows = Tier.objects.annotate(
+        n=Count("snapshots", filter=Q(snapshots__account__status=Account.Status.ACTIVE))
+    ).values_list("id", "name", "n")
+    return {tier_id: (name, n) for tier_id, name, n in rows}
 
 
 def recompute_pending() -> bool:

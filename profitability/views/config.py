@@ -53,15 +53,14 @@ def _tiers_context(
     **extra: object,
 ) -> dict:
     settings = settings or ClvSettings.current()
-    counts = selectors.tier_account_counts()
-    stored_names = dict(Tier.objects.values_list("id", "name"))
+    saved = selectors.saved_tiers()
     for form in formset.forms:
         try:
             tier_id = int(form["tier_id"].value())
         except (TypeError, ValueError):
             tier_id = None
-        form.account_count = counts.get(tier_id, 0) if tier_id in counts else None
-        form.stored_name = stored_names.get(tier_id)  # the legend while the name field is blanked
+        # the saved name is the row's legend while its name field is blanked
+        form.stored_name, form.account_count = saved.get(tier_id, (None, None))
     return {
         "tab": "tiers",
         "formset": formset,

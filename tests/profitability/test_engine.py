@@ -12,6 +12,7 @@ from crm.models import Account, Interaction, InteractionChannel, InteractionKind
 from profitability import services
 from profitability.costing import CostRateInput, InteractionFact, account_pnl, resolve_rate_windows
 from profitability.models import AccountSnapshot, ChannelCac, CostRate, Tier, TierChange
+from profitability.services import snapshots
 from tests.factories import AccountFactory, ChannelFactory, InteractionFactory
 
 from .conftest import NOW
@@ -97,9 +98,9 @@ def test_the_one_statement_write_refuses_when_the_tier_moved_since_it_was_read(p
     stored = AccountSnapshot.objects.get(pk=patricia.pk)
     fields = {"computed_version": stored.computed_version, "net_profit": D("1")}
     other_tier = Tier.objects.exclude(pk=stored.tier_id).first()
-    assert services._snapshot_write_unless_moved(patricia.pk, fields, tier_id=other_tier.pk) is False
+    assert snapshots.snapshot_write_unless_moved(patricia.pk, fields, tier_id=other_tier.pk) is False
     assert snapshot(patricia).net_profit == stored.net_profit != D("1")
-    assert services._snapshot_write_unless_moved(patricia.pk, fields, tier_id=stored.tier_id) is True
+    assert snapshots.snapshot_write_unless_moved(patricia.pk, fields, tier_id=stored.tier_id) is True
     assert snapshot(patricia).net_profit == D("1")
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from crm.models import InteractionKind
 from profitability import services
 from profitability.models import AccountSnapshot, ClvSettings, CostRate, Tier
+from profitability.services import rows as pnl_rows
 from tests.factories import AccountFactory, InteractionFactory
 
 from .conftest import NOW
@@ -71,12 +72,12 @@ def test_the_book_query_equals_the_reference_for_every_account(db, histories):
                                    occurred_at=BASE + timedelta(days=spec["day"], hours=spec["day"] % 24),
                                    amount=spec["amount"], direct_cost=spec["direct_cost"], quantity=spec["quantity"])
         ctx = services.engine_context(now=NOW)
-        book = {r["account_id"]: _normalised(r) for r in services._fetch_pnl_rows_sql(ctx, None)}
-        reference_rows = services._fetch_pnl_rows_python(ctx, None)
-        attributes = services._account_attributes(None)
+        book = {r["account_id"]: _normalised(r) for r in pnl_rows._fetch_pnl_rows_sql(ctx, None)}
+        reference_rows = pnl_rows._fetch_pnl_rows_python(ctx, None)
+        attributes = pnl_rows._account_attributes(None)
         reference = {r["account_id"]: _normalised({**r, **attributes[r["account_id"]]}) for r in reference_rows}
         assert book == reference
-        one = {a: _normalised(services._fetch_pnl_rows_sql(ctx, [a])[0]) for a in reference}
+        one = {a: _normalised(pnl_rows._fetch_pnl_rows_sql(ctx, [a])[0]) for a in reference}
         assert one == reference
         transaction.set_rollback(True)
 
@@ -175,7 +176,7 @@ def test_the_book_query_settings_do_not_outlive_it(patricia):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('enable_indexscan'), current_setting('work_mem')")
         before = cursor.fetchone()
-        services._fetch_pnl_rows_sql(services.engine_context(now=NOW), None)
+        pnl_rows._fetch_pnl_rows_sql(services.engine_context(now=NOW), None)
         cursor.execute("SELECT current_setting('enable_indexscan'), current_setting('work_mem')")
         assert cursor.fetchone() == before
 

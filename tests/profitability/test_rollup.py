@@ -17,6 +17,8 @@ from crm.models import Account, AccountSourceId, Interaction, InteractionKind
 from profitability import services
 from profitability.models import CostRate, InteractionMonth, RolledUpAccount
 from profitability.rollup import account_roll_up, split_months
+from profitability.services import account as account_recompute
+from profitability.services import rows as pnl_rows
 from tests.connections import other_connection
 from tests.factories import AccountFactory, InteractionFactory
 
@@ -112,17 +114,17 @@ def test_the_sums_stay_exact_and_the_one_account_figures_equal_the_reference(
         assert kept_sums(*rolled_up) == sums_from_interactions(*rolled_up)
         for now in (datetime(2026, 1, 1, tzinfo=UTC), datetime(2025, 8, 20, 15, tzinfo=UTC)):
             ctx = services.engine_context(now=now)
-            reference = {r["account_id"]: r for r in services._fetch_pnl_rows_python(ctx, [heavy.pk, other.pk])}
-            attributes = services._account_attributes([heavy.pk, other.pk])
+            reference = {r["account_id"]: r for r in pnl_rows._fetch_pnl_rows_python(ctx, [heavy.pk, other.pk])}
+            attributes = pnl_rows._account_attributes([heavy.pk, other.pk])
             for account_id, row in reference.items():
-                (one,) = services._fetch_pnl_rows_sql(ctx, [account_id])
+                (one,) = pnl_rows._fetch_pnl_rows_sql(ctx, [account_id])
                 assert one["rolled_up"] is (account_id in rolled_up)
                 assert _normalised(one) == _normalised({**row, **attributes[account_id]})
         transaction.set_rollback(True)
 
 
 def test_a_recompute_rolls_up_an_account_that_reached_the_threshold(monkeypatch):
-    monkeypatch.setattr(services, "ROLLUP_MIN_INTERACTIONS", 3)
+    monkeypatch.setattr(account_recompute, "ROLLUP_MIN_INTERACTIONS", 3)  # the global snapshot_recompute reads
     heavy, light = AccountFactory(), AccountFactory()
     InteractionFactory.create_batch(3, account=heavy)
     InteractionFactory.create_batch(2, account=light)
