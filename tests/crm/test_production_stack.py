@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from crm.roles import Role
-from tests.factories import AccountFactory, InteractionFactory
+from profitability import services
+from tests.factories import AccountFactory, InteractionFactory, ServiceCaseFactory
 from tests.worker import worker_database_url
 
 from ..conftest import _user_with_role
@@ -28,7 +29,6 @@ from ..conftest import _user_with_role
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a-long-production-password-42"  # noqa: S105
 MAX_PAGES = 120
-PER_PATTERN = 1  # /accounts/1/ and /accounts/2/ are the same page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +55,8 @@ def production_server(tmp_path):  # type: ignore[no-untyped-def]
     port = free_port()
     log = (tmp_path / "gunicorn.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "crm.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+        [sys.executable, "-m", "gunicorn", "crm.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{port}",
+         "--no-control-socket"],  # its default socket is one fixed path per user
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -72,7 +73,11 @@ def production_server(tmp_path):  # type: ignore[no-untyped-def]
         yield base
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         log.close()
 
 
@@ -88,25 +93,27 @@ def logged_in(base: str, username: str) -> urllib.request.OpenerDirector:
     return opener
 
 
-def crawl(opener: urllib.request.OpenerDirector, base: str) -> tuple[dict[str, int], set[str]]:
-    """Every page reachable from the home page (links and htmx GETs), a couple per URL pattern; the status of
-    each, and the static files the pages link to."""
-    status: dict[str, int] = {}
+def crawl(opener: urllib.request.OpenerDirector, base: str, start: list[str]) -> tuple[dict[str, int | str], set[str]]:
+    """Every page reachable from ``start`` (links and htmx GETs), one per URL pattern (the path with its ids
+    blanked and the names of its query parameters); the status of each, or where it was sent instead when
+    that is the login or password page, and the static files the pages link to."""
+    status: dict[str, int | str] = {}
     statics: set[str] = set()
-    patterns: collections.Counter[str] = collections.Counter()
-    queue = collections.deque(["/"])
+    patterns: set[str] = set()
+    queue = collections.deque(start)
     while queue and len(status) < MAX_PAGES:
         path = queue.popleft()
-        pattern = re.sub(r"\d+", "N", path.split("?")[0])
-        if path in status or "logout" in path or path.startswith("/admin/") or patterns[pattern] >= PER_PATTERN:
+        pattern = url_pattern(path)
+        if path in status or "logout" in path or path.startswith("/admin/") or pattern in patterns:
             continue
-        patterns[pattern] += 1
+        patterns.add(pattern)
         try:
             response = opener.open(base + path, timeout=30)
         except urllib.error.HTTPError as error:
             status[path] = error.code
             continue
-        status[path] = response.status
+        landed = urllib.parse.urlparse(response.url).path  # urllib follows redirects without saying so
+        status[path] = f"sent to {landed}" if landed in ("/login/", "/confirm-password/") else response.status
         if "text/html" not in response.headers.get("Content-Type", ""):
             continue
         body = response.read().decode()
@@ -116,20 +123,31 @@ def crawl(opener: urllib.request.OpenerDirector, base: str) -> tuple[dict[str, i
     return status, statics
 
 
+def url_pattern(path: str) -> str:
+    parts = urllib.parse.urlsplit(path)
+    names = sorted(urllib.parse.parse_qs(parts.query, keep_blank_values=True))
+    return re.sub(r"\d+", "N", parts.path) + ("?" + "&".join(names) if names else "")
+
+
 def test_the_production_stack_serves_every_page_and_hashed_static_file(production_server, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the server checks with
     admin = _user_with_role("ada", Role.ADMIN)
     admin.set_password(PASSWORD)
     admin.save()
-    for account in AccountFactory.create_batch(2):
+    accounts = AccountFactory.create_batch(2)
+    for account in accounts:
         InteractionFactory.create_batch(3, account=account)
+    ServiceCaseFactory(account=accounts[0])
+    services.book_recompute()  # snapshots, tiers and the book summary the pages read
 
     opener = logged_in(production_server, "ada")
-    status, statics = crawl(opener, production_server)
+    status, statics = crawl(opener, production_server, ["/", f"/service/accounts/{accounts[0].pk}/"])
     broken = {path: code for path, code in status.items() if code != 200}
     assert not broken, broken
-    assert len(status) >= 30  # the crawl reached the whole app, not just the home page
-    assert {"/accounts/", "/service/queue/", "/analytics/", "/settings/tiers/"} <= set(status)
+    assert len(status) >= 40  # the crawl reached the whole app, not just the home page
+    crawled = {url_pattern(path) for path in status}
+    assert {"/accounts/", "/accounts/N/", "/service/queue/", "/service/accounts/N/",
+            "/analytics/", "/settings/tiers/"} <= crawled, sorted(crawled)
     # the manifest's hashed names, each served
     hashed = re.compile(r"\.[0-9a-f]{12}\.(css|js|svg|png|ico|woff2?)$")
     assert statics and all(hashed.search(path) for path in statics), statics
