@@ -19,12 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from crm.roles import Role
 from profitability import services
 from tests.factories import AccountFactory, InteractionFactory, ServiceCaseFactory
 from tests.worker import worker_database_url
-
-from ..conftest import _user_with_role
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a-long-production-password-42"  # noqa: S105
@@ -129,11 +126,10 @@ def url_pattern(path: str) -> str:
     return re.sub(r"\d+", "N", parts.path) + ("?" + "&".join(names) if names else "")
 
 
-def test_the_production_stack_serves_every_page_and_hashed_static_file(production_server, settings):
+def test_the_production_stack_serves_every_page_and_hashed_static_file(production_server, settings, ada):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # what the server checks with
-    admin = _user_with_role("ada", Role.ADMIN)
-    admin.set_password(PASSWORD)
-    admin.save()
+    ada.set_password(PASSWORD)
+    ada.save()
     accounts = AccountFactory.create_batch(2)
     for account in accounts:
         InteractionFactory.create_batch(3, account=account)
