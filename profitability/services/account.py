@@ -64,7 +64,8 @@ def snapshot_recompute(*, account_id: int, now: datetime | None = None) -> Recom
         AccountSnapshot.objects.filter(pk=account_id).update(**item.fields)
         changed = old_tier_id != item.fields["tier_id"] and current.computed_version > 0
         if changed:
-            record_tier_changes([(account_id, old_tier_id, item.fields["tier_id"], item.metric, top_share)], ctx)
+            record_tier_changes([(account_id, old_tier_id, item.fields["tier_id"], item.metric,
+                                  item.fields["top_share_pct"])], ctx)
         if old_tier_id != item.fields["tier_id"]:
             cases_apply_sla(account_ids=[account_id])
     return RecomputeResult(account_id, version, written=True, tier_changed=changed)
@@ -89,7 +90,7 @@ def _context_and_account_rows(account_id: int, now: datetime) -> tuple[EngineCon
 def _place(item: Computed, tier: Tier | None, top_share: float | None, ctx: EngineContext, medians: dict) -> None:
     """Tier, rank and explanation: the fields that depend on where the account stands in the book."""
     item.fields["tier_id"] = tier.pk if tier else None
-    item.fields["top_share_pct"] = top_share
+    item.fields["top_share_pct"] = round(top_share, 3) if top_share is not None else None
     item.fields["rank"] = _rank_from_share(top_share, ctx.book)
     item.fields["explanation"] = explain(item, tier, medians, currency_symbol())
 
@@ -106,11 +107,12 @@ def _tier_for_one(
     floors = {int(k): v for k, v in ctx.book.tier_floors.items()}
     runners_up = {int(k): v for k, v in ctx.book.tier_runners_up.items()}
     tier = by_id[band_for_value(item.metric, floors, bands, runners_up=runners_up, previous=previous_tier_id)]
-    share = top_share_for_value(item.metric, np.asarray(ctx.book.metric_quantiles, dtype=float))
-    return tier, round(share, 3)
+    return tier, top_share_for_value(item.metric, np.asarray(ctx.book.metric_quantiles, dtype=float))
 
 
 def _rank_from_share(top_share: float | None, book: BookSummary | None) -> int | None:
     if top_share is None or book is None:
         return None
-    return int(top_share / 100 * book.active_accounts) + 1
+    # From the unrounded share, and rounded to the nearest account: 2 of 229 accounts above is a share of
+    # 0.873…%, and 0.873 % of 229 truncated is 1, which would give rank 2 instead of 3.
+    return round(top_share / 100 * book.active_accounts) + 1

@@ -221,3 +221,18 @@ def test_it_recomputes_a_young_book_without_repeat_buyers(db):
     snap = snapshot(accounts[0])
     assert snap.clv_predictive is None and snap.clv_formula is not None
     assert snap.tier is not None
+
+
+def test_one_account_recompute_gives_the_rank_the_book_gave():
+    # Seven accounts: the third has two above it, a top share of 28.571…%; 28.571 % of 7 is 1.99997, which
+    # truncated once made it rank 2, the same rank as the account above it.
+    accounts = [AccountFactory() for _ in range(7)]
+    for n, account in enumerate(accounts):
+        InteractionFactory(account=account, amount=D(1000 * (n + 1)), direct_cost=D("0"),
+                           occurred_at=datetime(2025, 6, 1, tzinfo=UTC))
+    services.book_recompute(now=NOW)
+    ranked = {a.pk: snapshot(a).rank for a in accounts}
+    assert sorted(ranked.values()) == [1, 2, 3, 4, 5, 6, 7]
+    for account in accounts:
+        services.snapshot_recompute(account_id=account.pk, now=NOW)
+        assert snapshot(account).rank == ranked[account.pk]
