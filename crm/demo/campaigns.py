@@ -7,11 +7,13 @@ Two steps, because some of it needs the book ranked first:
   the segments, the draft loyalty program, the campaign launched 40 days before ``--as-of`` and its pilot
   accounts' responses (promotion responses and orders, written into the book so the engine's recompute
   counts them). Nothing here needs a snapshot.
-- :func:`seed_after_ranking` runs after commit, once the listeners have ranked the book (without a broker
-  that is right there in the command): the clustering run, the active loyalty program for Gold and Platinum
-  with automatic enrolment and its ledger, a few redemptions (one a 30-day Platinum upgrade for a Gold member
-  with an open case, so the service queue shows it), and opportunities from the book patterns. With a broker
-  the ranking is still queued then; the step says so and leaves these to the nightly jobs.
+- :func:`seed_after_ranking` runs after commit, once the book is ranked (without a broker the listeners have
+  just done it; with one, the workers may still be at it, so the step ranks the book itself — the recompute
+  is idempotent, and the workers' later writes of the same versions change nothing): the clustering run,
+  the active loyalty program for Gold and Platinum with automatic enrolment and its ledger, a few
+  redemptions (one a 30-day Platinum upgrade for a Gold member with an open case, so the service queue
+  shows it), and opportunities from the book patterns. No nightly job creates these: the demo needs them
+  whichever way it runs.
 
 Same ``--seed``/``--as-of``/size, same data: every draw comes from a seeded generator, the campaign's
 assignment from the stable hash of its id (identities restart with ``--reset`` on PostgreSQL).
@@ -157,23 +159,17 @@ def _responses(rows: list[tuple[int, str]], *, launch: datetime, as_of: date, se
 
 
 def seed_after_ranking(*, seed: int, as_of: date, admin_id: int, seeded_at: datetime,
-                       progress: Progress) -> dict[str, int] | None:
-    """Clusters, the loyalty program and its ledger, and opportunities; None if the book is not ranked yet.
+                       progress: Progress) -> dict[str, int]:
+    """Clusters, the loyalty program and its ledger, and opportunities, on the ranked book.
 
-    The book counts as ranked when a full ranking (a ``BookSummary``) was made after ``seeded_at``. A small
-    book's history change is recomputed account by account, which does not rank the whole book; without a
-    broker the command then ranks it here (as ``manage.py recompute_profitability`` would).
+    The book counts as ranked when a full ranking (a ``BookSummary``) was made after ``seeded_at``. Otherwise
+    (a small book's history change is recomputed account by account, which does not rank the whole book; or
+    the workers are still at it) it is ranked here, as ``manage.py recompute_profitability`` would.
     """
-    from django.conf import settings
-
     from profitability.models import BookSummary
     from profitability.services import book_recompute
 
     if not BookSummary.objects.filter(computed_at__gte=seeded_at).exists():
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
-            progress("campaigns: the workers are still ranking the book; clusters, the loyalty ledger and "
-                     "opportunities follow with the nightly jobs (or run seed_demo without a broker)")
-            return None
         book_recompute()
         progress("campaigns: ranked the whole book")
     now = _at(as_of, 18)

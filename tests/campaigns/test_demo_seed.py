@@ -106,13 +106,15 @@ def test_the_demo_book_has_loyalty_segments_clusters_a_campaign_and_opportunitie
     assert "campaigns: ranked the whole book" in out.getvalue() and "Partners Club with" in out.getvalue()
 
 
-def test_with_a_broker_still_ranking_the_book_it_leaves_the_rest_to_the_workers(django_capture_on_commit_callbacks):
+def test_with_a_broker_it_ranks_the_book_itself_and_seeds_the_rest(django_capture_on_commit_callbacks):
+    # The recomputes go to a broker with no worker behind it: the command must not leave the loyalty program,
+    # its ledger and the opportunities to jobs that never create them.
     with django_capture_on_commit_callbacks(execute=True):
         out = seed(accounts=40)
-    assert "the workers are still ranking the book" in out.getvalue()
-    assert not LoyaltyProgram.objects.filter(status="active").exists()
-    assert not LedgerEntry.objects.exists() and not Opportunity.objects.exists()
-    assert Campaign.objects.get().status == "pilot"  # the in-book part needs no ranking
+    assert "campaigns: ranked the whole book" in out.getvalue()
+    assert LoyaltyProgram.objects.filter(status="active", name="Partners Club").exists()
+    assert LedgerEntry.objects.exists() and Opportunity.objects.exists()
+    assert Campaign.objects.get().status == "pilot"
 
     # the same seed and date give the same campaigns data, after --reset too (identities restart)
     first = snapshot_of_campaigns()

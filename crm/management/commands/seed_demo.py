@@ -136,7 +136,7 @@ class Command(BaseCommand):
         if seeded.open_case_account_ids:
             case_opened.send(sender=ServiceCase, account_ids=seeded.open_case_account_ids)
         # What needs the ranked book (clusters, the loyalty ledger, opportunities); without a broker the
-        # listeners above have just ranked it.
+        # listeners above have just ranked it, with one the step ranks it itself rather than wait.
         began = time.monotonic()
         seed_after_ranking(seed=seeded.seed, as_of=seeded.as_of, admin_id=seeded.admin_id,
                            seeded_at=seeded.seeded_at, progress=lambda message: self._progress(began, message))
