@@ -40,9 +40,10 @@ class RewardSerializer(serializers.ModelSerializer):
 
 
 class LoyaltyProgramSerializer(FinancialFieldsMixin, serializers.ModelSerializer):
-    """A loyalty program as everybody reads it (the CLV threshold only for account managers and admins)."""
+    """A loyalty program as everybody reads it (the CLV threshold and what a point is worth in money only for
+    account managers and admins)."""
 
-    financial_fields = ("min_clv",)
+    financial_fields = ("min_clv", "point_value")
     rules = EarningRuleSerializer(many=True, read_only=True)
     rewards = RewardSerializer(many=True, read_only=True)
 

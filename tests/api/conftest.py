@@ -198,5 +198,5 @@ def walk_keys(payload: Any) -> set[str]:
 #: Keys service staff must never receive (money figures: revenue, margin, cost, profit, CLV, CAC, amounts).
 #: A reward's ``point_cost`` is in loyalty points, which service staff do see.
 FORBIDDEN_FOR_SERVICE = re.compile(
-    r"margin|(?<!point_)cost|clv|revenue|profit|cac|cogs|amount|expected_value|rank|upper_pct")
+    r"margin|(?<!point_)cost|clv|revenue|profit|cac|cogs|amount|expected_value|point_value|rank|upper_pct")
 
