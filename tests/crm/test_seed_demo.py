@@ -60,9 +60,10 @@ def _fast_hasher(settings):  # type: ignore[no-untyped-def]
 def _committed_book(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
     """One book for a whole test class, committed so every test's transaction sees it; removed afterwards."""
     with django_db_blocker.unblock():
-        # A fixture book has no listeners to tell (and the profitability engine must not run here).
+        # A fixture book has no listeners to tell, and the profitability engine and the campaigns part must
+        # not run here: their rows would outlive book_reset (tests/campaigns/test_demo_seed.py covers them).
         with (override_settings(PASSWORD_HASHERS=FAST_HASHER), mock.patch.object(seed_demo, "history_changed"),
-              mock.patch.object(seed_demo, "case_opened")):
+              mock.patch.object(seed_demo, "case_opened"), mock.patch.object(seed_demo, "seed_after_ranking")):
             seed()
         yield
         book_reset()
