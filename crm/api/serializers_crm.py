@@ -126,7 +126,8 @@ class AccountSerializer(FinancialFieldsMixin, ConstraintsValidatedMixin, seriali
         request = self.context["request"]
         current = self.instance.owner_id if self.instance is not None else None
         changing = (value.pk if value else None) != current
-        if changing and not has_role(request.user, Role.ADMIN):
+        naming_themselves = self.instance is None and value == request.user  # a manager's new account
+        if changing and not naming_themselves and not has_role(request.user, Role.ADMIN):
             raise serializers.ValidationError("Only admins assign or reassign an account's manager.")
         if value is not None and changing and not has_role(value, Role.ACCOUNT_MANAGER, Role.ADMIN):
             raise serializers.ValidationError(f"{value.username} is not an account manager.")

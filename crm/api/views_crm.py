@@ -20,7 +20,9 @@ from rest_framework.throttling import UserRateThrottle
 from crm.models import Account, AccountSourceId, Contact, Interaction, Lead, Product, ServiceCase, SurveyResponse
 from crm.roles import Role, can_see_financials, has_role, may_log_complaint
 from crm.services import interaction_log, survey_log
+from crm.services.accounts import FIGURE_FIELDS
 from crm.services.cases import case_assign, case_first_response, case_open, case_set_status
+from crm.services.history import account_history_touch
 from crm.services.interactions import DIRECT_COST_KINDS
 
 from . import bulk_interactions as bulk
@@ -48,11 +50,12 @@ class BulkRateThrottle(UserRateThrottle):
 
 
 class AccountViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyViewSet):
-    """Accounts. Everybody reads; account managers change the accounts they own; admins create and change any.
+    """Accounts. Everybody reads; account managers create accounts (which they then own) and change the ones
+    they own; admins create and change any.
 
     Service staff get the tier but no figures (rank, revenue, profit, CLV)."""
 
-    roles = {"read": EVERY_ROLE, "create": (ADMIN,), "write": MONEY_ROLES}
+    roles = {"read": EVERY_ROLE, "write": MONEY_ROLES}
     serializer_class = s.AccountSerializer
     filterset_class = filters.AccountFilter
     ordering = ["name", "id"]
@@ -70,14 +73,27 @@ class AccountViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
     def may_change(self, user, account) -> str:  # type: ignore[no-untyped-def]
         return account_refusal(user, account, "the account")
 
+    def perform_create(self, serializer) -> None:  # type: ignore[no-untyped-def]
+        if has_role(self.request.user, Role.ADMIN):
+            serializer.save()
+        else:  # as on the account form: an account manager's new account is their own
+            serializer.save(owner=self.request.user)
+
+    def perform_update(self, serializer) -> None:  # type: ignore[no-untyped-def]
+        # As on the account form: a change of what the figures read of the account asks for a recompute.
+        before = {name: getattr(serializer.instance, name) for name in FIGURE_FIELDS}
+        account = serializer.save()
+        if any(getattr(account, name) != value for name, value in before.items()):
+            account_history_touch(account_ids=[account.pk])
+
 
 # --- contacts and products ----------------------------------------------------------------------------------
 
 
 class ContactViewSet(ModelViewSet):
-    """Contacts. Everybody reads; the account's manager and admins add and change them; admins delete."""
+    """Contacts. Everybody reads; the account's manager and admins add, change and delete them."""
 
-    roles = {"read": EVERY_ROLE, "write": MONEY_ROLES, "destroy": (ADMIN,)}
+    roles = {"read": EVERY_ROLE, "write": MONEY_ROLES}
     serializer_class = s.ContactSerializer
     filterset_class = filters.ContactFilter
     ordering_fields = ["name", "email", "id"]

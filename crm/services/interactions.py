@@ -1,4 +1,5 @@
-"""Logging touchpoints by hand: interactions and survey answers entered on an account's page.
+"""Logging touchpoints by hand — interactions and survey answers entered on an account's page — and
+correcting or removing them.
 
 The history-version bump and the recompute request are not done here: saving an :class:`Interaction`
 through the ORM fires the hooks in :mod:`crm.signals`, which bump ``Account.history_version`` in the same
@@ -11,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import (
@@ -136,3 +138,65 @@ def survey_log(
     interaction.save()
     response.interaction = interaction  # for the caller's response (not a field)
     return response
+
+
+#: Kinds whose interaction is the touch of another record — an NPS answer (``survey``) or a service case
+#: (``complaint``) — sharing its external id: they are changed with that record, not on their own here.
+RECORD_TOUCH_KINDS = frozenset({InteractionKind.SURVEY, InteractionKind.COMPLAINT})
+
+
+class InteractionNotEditable(Exception):
+    """The interaction is the touch of another record (see :data:`RECORD_TOUCH_KINDS`)."""
+
+
+def interaction_assert_editable(interaction: Interaction) -> None:
+    """Raise :class:`InteractionNotEditable` when the row is the touch of another record."""
+    if interaction.kind in RECORD_TOUCH_KINDS:
+        label = InteractionKind(interaction.kind).label.lower()
+        record = "NPS answer" if interaction.kind == InteractionKind.SURVEY else "service case"
+        raise InteractionNotEditable(f"A {label} is recorded with its {record}: it is not changed on its own.")
+
+
+@transaction.atomic
+def interaction_update(
+    *,
+    interaction: Interaction,
+    kind: str,
+    occurred_at: datetime,
+    channel: str = InteractionChannel.OTHER,
+    amount: Decimal | None = None,
+    direct_cost: Decimal | None = None,
+    product: Product | None = None,
+    quantity: int | None = None,
+    note: str = "",
+) -> Interaction:
+    """Correct a touchpoint: its values are replaced as if it were logged again with these ones.
+
+    The row keeps its account, who logged it and its source keys (an imported row stays matched to its
+    source). Saving through the ORM fires :mod:`crm.signals`, which bumps the account's history version in
+    this transaction and requests the recompute once it commits.
+    """
+    interaction_assert_editable(interaction)
+    if kind in RECORD_TOUCH_KINDS:
+        raise ValidationError({"kind": f"A {InteractionKind(kind).label.lower()} is recorded with its own form."})
+    if direct_cost is None and kind in DIRECT_COST_KINDS and product is not None and quantity is not None:
+        direct_cost = product.unit_cost * quantity
+    interaction.kind = kind
+    interaction.channel = channel
+    interaction.occurred_at = occurred_at
+    interaction.amount = (amount if amount is not None else ZERO).quantize(CENT)
+    interaction.direct_cost = (direct_cost if direct_cost is not None else ZERO).quantize(CENT)
+    interaction.product = product
+    interaction.quantity = quantity
+    interaction.note = note
+    interaction.full_clean()
+    interaction.save()
+    return interaction
+
+
+@transaction.atomic
+def interaction_delete(*, interaction: Interaction) -> None:
+    """Remove a touchpoint. The delete signal bumps the account's history version in this transaction and
+    requests the recompute once it commits."""
+    interaction_assert_editable(interaction)
+    interaction.delete()

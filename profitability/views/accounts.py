@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from crm.forms import InteractionForm, SurveyForm
+from crm.forms import ContactForm, InteractionForm, SurveyForm
 from crm.models import Account
 from crm.roles import Role, can_log_on, has_role, role_required
 from crm.views_accounts import url_or_none
@@ -133,6 +133,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_log": can_log,
         "interaction_form": InteractionForm() if can_log else None,
         "survey_form": SurveyForm(account=account) if can_log else None,
+        "contact_form": ContactForm() if can_log else None,
         "case_form_url": url_or_none("case_create", account.pk) if can_log else None,
     }
     response = render(request, "profitability/accounts/detail.html", context)

@@ -219,3 +219,27 @@ def test_a_churned_account_needs_its_churn_date(book, api, alice):  # type: igno
 
     assert response.status_code == 400
     assert response.json() == {"churned_on": ["A churned account needs a churn date."]}
+
+
+def test_an_account_manager_owns_the_account_they_create_and_cannot_give_it_away(book, api, alice, bob):  # type: ignore[no-untyped-def]
+    created = api(alice).post("/api/v1/accounts/", {"name": "Neu Werkzeug GmbH"})
+    themselves = api(alice).post("/api/v1/accounts/", {"name": "Zweite GmbH", "owner": alice.pk})
+    someone_else = api(alice).post("/api/v1/accounts/", {"name": "Dritte GmbH", "owner": bob.pk})
+
+    assert created.status_code == 201 and created.json()["owner"] == alice.pk
+    assert themselves.status_code == 201 and themselves.json()["owner"] == alice.pk
+    assert someone_else.status_code == 400
+    assert someone_else.json() == {"owner": ["Only admins assign or reassign an account's manager."]}
+    assert not Account.objects.filter(name="Dritte GmbH").exists()
+
+
+def test_changing_what_the_figures_read_of_an_account_asks_for_a_recompute(book, api, alice):  # type: ignore[no-untyped-def]
+    path = f"/api/v1/accounts/{book.own.account.pk}/"
+    before = Account.objects.get(pk=book.own.account.pk).history_version
+
+    api(alice).patch(path, {"phone": "+49 30 1234"})
+    assert Account.objects.get(pk=book.own.account.pk).history_version == before  # not a figure: no recompute
+    response = api(alice).patch(path, {"relationship": "contractual"})
+
+    assert response.status_code == 200
+    assert Account.objects.get(pk=book.own.account.pk).history_version == before + 1
