@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from crm.forms_messages import NamedErrorsMixin
 from crm.models import Account, EmployeeBand
 from profitability.models import Tier
 
@@ -245,7 +246,7 @@ class ClusterForm(forms.Form):
 # --- campaigns ----------------------------------------------------------------------------------------------
 
 
-class CampaignForm(forms.ModelForm):
+class CampaignForm(NamedErrorsMixin, forms.ModelForm):
     class Meta:
         model = Campaign
         fields = ["name", "segment", "offer", "channel", "description", "loyalty_program", "pilot_pct",
@@ -266,7 +267,7 @@ class CampaignForm(forms.ModelForm):
         return data
 
 
-class VariantForm(forms.ModelForm):
+class VariantForm(NamedErrorsMixin, forms.ModelForm):
     class Meta:
         model = CampaignVariant
         fields = ["label", "description", "discount_pct", "bonus_points", "weight", "contacted"]

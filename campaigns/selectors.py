@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from crm.models import Account
+from crm.models import Account, EmployeeBand
+from profitability.models import Tier
 
 from .models import (
     Enrolment,
@@ -525,3 +527,12 @@ def campaign_results(*, campaign, now: datetime, currency: str) -> CampaignResul
         source = (f"the cost rate of a marketing touch by {campaign.get_channel_display().lower()} on the day "
                   f"each account was contacted")
     return CampaignResults(results, recommendation, "pilot" if compare_stage == 1 else "all stages", source)
+
+
+def criteria_words(criteria: Criteria, tier_names: dict[int, str] | None = None) -> str:
+    """A rule segment's criteria in words ("Active accounts with return rate at least 30 %."), as the segment
+    pages and the change history show them. Pass ``tier_names`` when describing many."""
+    if tier_names is None:
+        tier_names = dict(Tier.objects.values_list("pk", "name"))
+    return criteria.describe(tier_names=tier_names, currency=settings.TIERWISE_CURRENCY,
+                             band_labels=dict(EmployeeBand.choices))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from .forms_messages import NamedErrorsMixin
 from .models import Account, Contact, InteractionChannel, Severity
 
 COMPLAINT_CHANNELS = [
@@ -15,14 +16,20 @@ COMPLAINT_CHANNELS = [
 ]
 
 
-class ComplaintForm(forms.Form):
-    subject = forms.CharField(max_length=200, help_text="One line: what went wrong.")
+class ComplaintForm(NamedErrorsMixin, forms.Form):
+    """Every message names its field (``NamedErrorsMixin``; the fields whose labels don't read well in a
+    sentence have their own)."""
+
+    subject = forms.CharField(max_length=200, label="Subject", help_text="One line: what went wrong.")
     contact = forms.ModelChoiceField(
         queryset=Contact.objects.none(), required=False, empty_label="— not a known contact —",
         label="Who complained",
+        error_messages={"invalid_choice": "Choose who complained from this account's contacts."},
     )
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM)
-    channel = forms.ChoiceField(choices=COMPLAINT_CHANNELS, initial=InteractionChannel.PHONE, label="Came in by")
+    channel = forms.ChoiceField(choices=COMPLAINT_CHANNELS, initial=InteractionChannel.PHONE, label="Came in by",
+                                error_messages={"required": "Choose how the complaint came in.",
+                                                "invalid_choice": "Choose how the complaint came in from the list."})
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=5000, label="What they said",
         help_text="Their words help: the text is scored for urgency and tone.",

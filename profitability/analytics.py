@@ -296,11 +296,16 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> tuple[float | None, float
     return float(result.statistic), float(result.pvalue)
 
 
+R_PLACES = 2  # the KPI check shows r (and the r of changes) with two decimals ...
+P_PLACES = 3  # ... and p with three; the verdict is taken on the figures as shown
+
+
 def kpi_profit_correlation(kpi: Sequence[Decimal | None], net_profit: Sequence[Decimal | None]) -> KpiCorrelation:
     """Correlate a KPI's month t with net profit in month t + 1 (both series aligned on the same months).
 
     Verdict: "moves" when |r| ≥ 0.5 and p < 0.05, "weak" when |r| ≥ 0.3, "none" otherwise (a KPI that does
-    not move with profit is a candidate to drop), "short" with fewer than ``MIN_PAIRS`` months.
+    not move with profit is a candidate to drop), "short" with fewer than ``MIN_PAIRS`` months; r and p are
+    compared as shown (rounded, see :func:`correlation_verdict`).
     """
     pairs = [(float(k), float(p)) for k, p in zip(kpi[:-1], net_profit[1:], strict=True)
              if k is not None and p is not None]
@@ -309,15 +314,21 @@ def kpi_profit_correlation(kpi: Sequence[Decimal | None], net_profit: Sequence[D
     x, y = zip(*pairs, strict=True)
     r, p_value = pearson(x, y)
     r_changes, _ = pearson(np.diff(x), np.diff(y))
+    return KpiCorrelation(len(pairs), r, p_value, r_changes, correlation_verdict(r, p_value))
+
+
+def correlation_verdict(r: float | None, p_value: float | None) -> str:
+    """The verdict on r and p as shown (``R_PLACES`` and ``P_PLACES`` decimals), so a label never contradicts
+    its figure: r = −0.2996 reads "−0.30", and is a weak link like any other −0.30."""
     if r is None:
-        verdict = "none"
-    elif abs(r) >= 0.5 and p_value is not None and p_value < 0.05:
-        verdict = "moves"
-    elif abs(r) >= 0.3:
-        verdict = "weak"
-    else:
-        verdict = "none"
-    return KpiCorrelation(len(pairs), r, p_value, r_changes, verdict)
+        return "none"
+    shown_r = abs(round(r, R_PLACES))
+    shown_p = round(p_value, P_PLACES) if p_value is not None else None
+    if shown_r >= 0.5 and shown_p is not None and shown_p < 0.05:
+        return "moves"
+    if shown_r >= 0.3:
+        return "weak"
+    return "none"
 
 
 # --- whale curve ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from crm.forms_messages import NamedErrorsMixin
 from crm.models import InteractionChannel, InteractionKind
 
 from .configuration import MAX_SLA_HOURS, ClvSpec, CostRateSpec, SpecError, TierSpec, tier_specs_errors
@@ -28,7 +29,7 @@ def add_spec_errors(form: forms.BaseForm, errors: list[SpecError]) -> None:
 # --- tiers -------------------------------------------------------------------------------------------------
 
 
-class TierForm(forms.Form):
+class TierForm(NamedErrorsMixin, forms.Form):
     tier_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(max_length=40, error_messages={"required": "Every tier needs a name."})
     position = forms.IntegerField(min_value=1, max_value=999, help_text="1 = the top tier.",
@@ -125,7 +126,7 @@ def tier_formset_initial(tiers) -> list[dict]:  # type: ignore[no-untyped-def]
 # --- cost rates --------------------------------------------------------------------------------------------
 
 
-class CostRateForm(forms.Form):
+class CostRateForm(NamedErrorsMixin, forms.Form):
     BASIS_CHOICES = [("interaction", "Per interaction"), ("unit", "Per unit of quantity")]
 
     activity = forms.CharField(max_length=60, help_text="An existing activity or a new one, e.g. Packaging.",
@@ -140,6 +141,8 @@ class CostRateForm(forms.Form):
     )
     effective_from = forms.DateField(
         label="Effective from", help_text="Applies to interactions on or after this day (UTC).",
+        error_messages={"required": "Enter the day the rate is effective from.",
+                        "invalid": "Enter the day the rate is effective from as a date, e.g. 2025-03-01."},
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
@@ -154,7 +157,7 @@ class CostRateForm(forms.Form):
 # --- CLV ---------------------------------------------------------------------------------------------------
 
 
-class ClvSettingsForm(forms.Form):
+class ClvSettingsForm(NamedErrorsMixin, forms.Form):
     """Rates are entered as percentages and stored as fractions (10 % → 0.1000)."""
 
     discount_rate_pct = forms.DecimalField(

@@ -6,26 +6,27 @@ from decimal import Decimal
 
 from django import forms
 
+from crm.forms_messages import NamedErrorsMixin
+
 from . import analytics as math
+from .models_analytics import KPI_BOUNDS, kpi_range_text, kpi_value_error
 from .selectors.analytics import SEGMENT_SORTS, SEGMENT_TABS, SHIFT_CHOICES
 
 SEGMENT_DIMENSIONS = {key for key, _ in SEGMENT_TABS if key != "cluster"}
 
-BOUNDS = {  # (low, high) a target or benchmark of each unit can take
-    math.MONEY: (Decimal("-1000000000"), Decimal("1000000000")),
-    math.PCT: (Decimal("-100"), Decimal("1000")),
-    math.RATIO: (Decimal("0"), Decimal("1000")),
-    math.POINTS: (Decimal("-100"), Decimal("100")),
-}
 UNIT_HINT = {
     math.MONEY: "In the book currency.",
     math.PCT: "In %, e.g. 85 for 85 %.",
     math.RATIO: "A ratio, e.g. 3 for 3 : 1.",
-    math.POINTS: "In NPS points, −100 to 100.",
+    math.POINTS: "In NPS points.",
 }
+FIELD_NAMES = {"target": "target", "benchmark": "industry benchmark"}
 
 
-class KpiTargetForm(forms.Form):
+class KpiTargetForm(NamedErrorsMixin, forms.Form):
+    """A KPI's target and benchmark, each within the KPI's bounds (``models_analytics.KPI_BOUNDS``: churn,
+    retention and the repeat rate are shares, 0–100 %; margins can be negative but not above 100 %; ...)."""
+
     target = forms.DecimalField(required=False, max_digits=16, decimal_places=2, label="Target")
     benchmark = forms.DecimalField(required=False, max_digits=16, decimal_places=2, label="Industry benchmark")
     benchmark_source = forms.CharField(required=False, max_length=200, label="Benchmark source",
@@ -41,14 +42,19 @@ class KpiTargetForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kpi = kpi
         direction = "higher is better" if kpi.higher_is_better else "lower is better"
-        self.fields["target"].help_text = f"{UNIT_HINT[kpi.unit]} {direction.capitalize()}. Blank: no target."
-        self.fields["benchmark"].help_text = f"{UNIT_HINT[kpi.unit]} Blank: no benchmark."
+        allowed = f"From {kpi_range_text(kpi.key)}."
+        self.fields["target"].help_text = (
+            f"{UNIT_HINT[kpi.unit]} {allowed} {direction.capitalize()}. Blank: no target.")
+        self.fields["benchmark"].help_text = f"{UNIT_HINT[kpi.unit]} {allowed} Blank: no benchmark."
+        low, high = KPI_BOUNDS[kpi.key]
+        for name in FIELD_NAMES:
+            self.fields[name].widget.attrs.update({"min": f"{low:f}", "max": f"{high:f}", "step": "0.01"})
 
     def _bounded(self, name: str) -> Decimal | None:
         value = self.cleaned_data.get(name)
-        low, high = BOUNDS[self.kpi.unit]
-        if value is not None and not low <= value <= high:
-            raise forms.ValidationError(f"Enter a value between {low:,} and {high:,}.")
+        message = kpi_value_error(self.kpi.key, FIELD_NAMES[name], value)
+        if message:
+            raise forms.ValidationError(message, code="out_of_range")
         return value
 
     def clean_target(self) -> Decimal | None:

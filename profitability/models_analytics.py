@@ -7,13 +7,16 @@ they stay fast at any book size. ``services_analytics.analytics_refresh`` rewrit
 
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from crm.models import MONEY, ZERO, Channel, Lead
 
-from .analytics import KPIS
+from . import analytics as kpi_math
+from .analytics import KPI_BY_KEY, KPIS
 
 KPI_VALUE = {"max_digits": 16, "decimal_places": 2}
 KPI_CHOICES = [(k.key, k.label) for k in KPIS]
@@ -21,6 +24,46 @@ SEGMENT_DIMENSIONS = [
     ("industry", "Industry"), ("region", "Region"), ("segment", "Segment / persona"),
     ("channel", "Acquisition channel"), ("tier", "Tier"),
 ]
+
+# The values a target or benchmark of each KPI can take, from what the KPI measures (profitability/analytics.py):
+# shares of a whole stay within 0–100 %; money per customer or order can't be negative (CLV can: a customer
+# can lose money over its lifetime); a margin can't exceed 100 % (costs are never negative) but is negative
+# when costs exceed the revenue; the cost-to-serve share exceeds 100 % when serving costs more than the revenue.
+_HUNDRED = Decimal("100")
+_MONEY_LIMIT = Decimal("1000000000")
+KPI_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
+    "clv": (-_MONEY_LIMIT, _MONEY_LIMIT),
+    "cac": (ZERO, _MONEY_LIMIT),  # spend / customers acquired
+    "clv_cac": (ZERO, Decimal("1000")),  # a ratio to aim for: below 0 means nothing
+    "arpu": (ZERO, _MONEY_LIMIT),
+    "aov": (ZERO, _MONEY_LIMIT),
+    "repeat_rate": (ZERO, _HUNDRED),  # a share of the buyers
+    "retention": (ZERO, _HUNDRED),  # a share of last year's customers
+    "churn": (ZERO, _HUNDRED),  # 100 % − retention
+    "nps": (-_HUNDRED, _HUNDRED),  # % promoters − % detractors
+    "gross_margin_pct": (Decimal("-1000"), _HUNDRED),
+    "net_margin_pct": (Decimal("-1000"), _HUNDRED),
+    "cts_share_pct": (ZERO, Decimal("1000")),  # cost-to-serve / revenue
+}
+
+
+def kpi_range_text(kpi: str) -> str:
+    """The allowed range of a KPI's target and benchmark in words: "0 to 100 %", "−100 to 100"."""
+    low, high = KPI_BOUNDS[kpi]
+    unit = KPI_BY_KEY[kpi].unit
+    suffix = " %" if unit == kpi_math.PCT else (f" {settings.TIERWISE_CURRENCY}" if unit == kpi_math.MONEY else "")
+    return f"{low:,.0f} to {high:,.0f}{suffix}".replace("-", "−")
+
+
+def kpi_value_error(kpi: str, field_label: str, value: Decimal | None) -> str | None:
+    """The message when ``value`` is outside the KPI's bounds (naming the field and the range), else None."""
+    if value is None or kpi not in KPI_BOUNDS:
+        return None
+    low, high = KPI_BOUNDS[kpi]
+    if low <= value <= high:
+        return None
+    return f"The {field_label} for {KPI_BY_KEY[kpi].label} must be from {kpi_range_text(kpi)}."
+
 
 __all__ = [
     "AnalyticsRefresh", "FunnelStat", "KpiMonth", "KpiTarget", "LeadScore", "LeadScoringModel", "SegmentYear",
@@ -47,6 +90,12 @@ class KpiTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kpi_display()}: target {self.target}, benchmark {self.benchmark}"
+
+    def clean(self) -> None:
+        errors = {name: message for name, label in (("target", "target"), ("benchmark", "industry benchmark"))
+                  if (message := kpi_value_error(self.kpi, label, getattr(self, name)))}
+        if errors:
+            raise ValidationError(errors)
 
 
 class KpiMonth(models.Model):

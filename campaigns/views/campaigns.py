@@ -78,7 +78,8 @@ def _edit(request: HttpRequest, campaign: Campaign) -> HttpResponse:
                                                                  initial=initial)})
     form = CampaignForm(request.POST, instance=campaign)
     variants = VariantFormSet(request.POST, instance=campaign, prefix="variants")
-    if form.is_valid() and variants.is_valid():
+    form_valid = form.is_valid()  # both, so every error shows at once
+    if variants.is_valid() and form_valid:
         try:
             saved = service.campaign_save(form=form, variants=variants, actor=request.user)
         except service.CampaignError as exc:
@@ -86,8 +87,24 @@ def _edit(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         else:
             messages.success(request, f"{saved.name} saved as a draft. Launch it to start the pilot.")
             return redirect("campaign_detail", saved.pk)
-    return render(request, FORM, {"form": form, "variants": variants, "campaign": campaign, "tab": "campaigns"},
-                  status=UNPROCESSABLE)
+    # The form comes back with its errors: the Reach panel shows the reach of the chosen segment and share
+    # (it only asks for them when they are missing or invalid).
+    return render(request, FORM, {"form": form, "variants": variants, "campaign": campaign, "tab": "campaigns",
+                                  "preview": _reach(form, campaign.pk)}, status=UNPROCESSABLE)
+
+
+def _reach(form: CampaignForm, campaign_id: int | None) -> dict | None:
+    """The Reach panel's figures for a validated (bound) form: the segment's size today and the first stage's
+    expected size (exact for a saved campaign: its stable hash); None when the segment or share is missing."""
+    data = getattr(form, "cleaned_data", {})
+    if data.get("segment") is None or data.get("pilot_pct") is None:
+        return None
+    segment, pct = data["segment"], data["pilot_pct"]
+    ids = list(selectors.segment_accounts(segment, today=timezone.now().astimezone(UTC).date())
+               .values_list("pk", flat=True))
+    return {"segment": segment, "members": len(ids), "pct": pct,
+            "expected_pilot": round(len(ids) * pct / Decimal(100)),
+            "exact_pilot": sum(stage_for(campaign_id, a, pct) == 1 for a in ids) if campaign_id else None}
 
 
 @role_required(Role.ADMIN)
@@ -95,16 +112,9 @@ def _edit(request: HttpRequest, campaign: Campaign) -> HttpResponse:
 def campaign_preview(request: HttpRequest) -> HttpResponse:
     """Segment size and the expected pilot size at the unsaved share. Writes nothing."""
     form = CampaignForm(request.POST)
-    preview = None
-    if form.is_valid() or ("segment" in form.cleaned_data and "pilot_pct" in form.cleaned_data):
-        segment, pct = form.cleaned_data["segment"], form.cleaned_data["pilot_pct"]
-        ids = list(selectors.segment_accounts(segment, today=timezone.now().astimezone(UTC).date())
-                   .values_list("pk", flat=True))
-        campaign_id = request.POST.get("campaign_id", "")
-        preview = {"segment": segment, "members": len(ids), "pct": pct,
-                   "expected_pilot": round(len(ids) * pct / Decimal(100)),
-                   "exact_pilot": sum(stage_for(int(campaign_id), a, pct) == 1 for a in ids)
-                   if campaign_id.isdigit() else None}
+    form.is_valid()
+    campaign_id = request.POST.get("campaign_id", "")
+    preview = _reach(form, int(campaign_id) if campaign_id.isdigit() else None)
     context = {"form": form, "preview": preview}
     template = f"{FORM}#preview" if request.htmx else FORM
     if not request.htmx:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -14,7 +13,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.models import EmployeeBand
 from crm.reauth import reauth_required
 from crm.roles import Role, role_required
 from profitability.models import Tier
@@ -35,13 +33,6 @@ def _today():  # type: ignore[no-untyped-def]
     return timezone.now().astimezone(UTC).date()
 
 
-def describe(criteria: Criteria, tier_names: dict[int, str] | None = None) -> str:
-    if tier_names is None:
-        tier_names = dict(Tier.objects.values_list("pk", "name"))
-    return criteria.describe(tier_names=tier_names, currency=settings.TIERWISE_CURRENCY,
-                             band_labels=dict(EmployeeBand.choices))
-
-
 def summary(accounts) -> dict:  # type: ignore[no-untyped-def]
     """Size and profitability of a set of accounts (one aggregate query)."""
     return accounts.aggregate(n=Count("pk"), revenue=Sum("snapshot__revenue_ttm"), net=Sum("snapshot__net_profit_ttm"),
@@ -54,7 +45,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     today = _today()
     segments = list(Segment.objects.filter(archived=False).select_related("clustering_run").order_by("kind", "name"))
     tier_names = dict(Tier.objects.values_list("pk", "name"))  # once, not per segment
-    rows = [(s, describe(Criteria.from_json(s.criteria), tier_names) if s.kind == Segment.Kind.RULES
+    rows = [(s, selectors.criteria_words(Criteria.from_json(s.criteria), tier_names) if s.kind == Segment.Kind.RULES
              else s.description,
              selectors.segment_accounts(s, today=today).count()) for s in segments]
     return render(request, LIST, {"rows": rows, "run": ClusteringRun.objects.first(), "cluster_form": ClusterForm(),
@@ -68,8 +59,9 @@ def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     accounts = selectors.segment_accounts(segment, today=_today())
     page = Paginator(accounts.select_related("snapshot__tier", "owner").order_by("name"), 25).get_page(
         request.GET.get("page"))
+    rules = segment.kind == Segment.Kind.RULES
     context = {"segment": segment, "page": page, "summary": summary(accounts), "tab": "segments",
-               "words": describe(Criteria.from_json(segment.criteria)) if segment.kind == Segment.Kind.RULES
+               "words": selectors.criteria_words(Criteria.from_json(segment.criteria)) if rules
                else segment.description}
     if request.htmx and request.htmx.target == "segment-members":
         return render(request, f"{DETAIL}#members", context)
@@ -119,7 +111,7 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         criteria = form.criteria()
         accounts = selectors.criteria_accounts(criteria, today=_today())
-        preview = {"words": describe(criteria), "summary": summary(accounts),
+        preview = {"words": selectors.criteria_words(criteria), "summary": summary(accounts),
                    "sample": list(accounts.select_related("snapshot__tier").order_by("name")[:15])}
     context = {"form": form, "segment": segment, "preview": preview, "tab": "segments"}
     if request.htmx:

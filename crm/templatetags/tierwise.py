@@ -1,6 +1,6 @@
 """Formatting shared by every page: money in the configured currency, percentages, tier badges."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
@@ -48,12 +48,43 @@ def pct(value, places: int = 0) -> str:  # type: ignore[no-untyped-def]
 
 
 @register.filter
+def ratio(value) -> str:  # type: ignore[no-untyped-def]
+    """A ratio such as CLV/CAC with two places, rounded down: 2.999 shows as 2.99, never as 3.00 next to a
+    "below 3" flag (a figure shown never reaches a threshold the value itself has not reached)."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    shown = number.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+    return f"{shown if shown else abs(shown):,.2f}".replace("-", "−")
+
+
+@register.filter
 def signed_class(value) -> str:  # type: ignore[no-untyped-def]
     """CSS class for a figure: ``neg`` below zero, ``pos`` above."""
     number = _decimal(value)
     if number is None or number == 0:
         return ""
     return "neg" if number < 0 else "pos"
+
+
+@register.filter
+def cost_class(value) -> str:  # type: ignore[no-untyped-def]
+    """CSS class for a change in a cost: an increase is bad news (``neg``), a decrease good news (``pos``)."""
+    number = _decimal(value)
+    if number is None or number == 0:
+        return ""
+    return "neg" if number > 0 else "pos"
+
+
+@register.filter
+def each(total, count) -> str:  # type: ignore[no-untyped-def]
+    """What one of ``count`` things costs when they cost ``total`` together, as money: "€250" (whole amounts
+    without cents, "€247.37" otherwise). Drivers read "Visits: 95 × €250 = €23,750"."""
+    amount, n = _decimal(total), _decimal(count)
+    if amount is None or not n:
+        return "—"
+    unit = (amount / n).quantize(Decimal("0.01"))
+    return money(unit, 0 if unit == unit.to_integral_value() else 2)
 
 
 @register.simple_tag
@@ -68,8 +99,25 @@ def tier_badge(tier) -> str:  # type: ignore[no-untyped-def]
 
 @register.filter
 def when(value) -> str:  # type: ignore[no-untyped-def]
-    """A moment in the display time zone, short: "17 Feb 11:01" this year, "17 Feb 2025 11:01" before."""
+    """A moment in the display time zone, short: "17 Feb 11:01" this year, "17 Feb 2025 11:01" in
+    any other (a past or a future one). Every page showing a case's dates uses it."""
     if value is None:
         return "—"
     local = timezone.localtime(value)
     return date_format(local, "j M H:i" if local.year == timezone.localdate().year else "j M Y H:i")
+
+
+@register.filter
+def day(value) -> str:  # type: ignore[no-untyped-def]
+    """A calendar date as the pages write it: "1 Jun 2026"."""
+    if value is None:
+        return "—"
+    return date_format(value, "j M Y")
+
+
+@register.filter
+def moment(value) -> str:  # type: ignore[no-untyped-def]
+    """A moment with its year, in the display time zone, as audit and history pages show it: "14 Oct 2026, 09:00"."""
+    if value is None:
+        return "—"
+    return date_format(timezone.localtime(value), "j M Y, H:i")

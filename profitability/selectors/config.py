@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,13 +14,15 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, Subquery, Value
-from django.db.models.fields import CharField
+from django.db.models.fields import CharField, DecimalField
+from django.utils.text import capfirst
 
-from crm.models import Account, InteractionChannel, InteractionKind
-from crm.templatetags.tierwise import money
+from crm.models import MONEY, Account, InteractionChannel, InteractionKind
+from crm.templatetags.tierwise import day, moment, money
 
+from ..analytics import KPI_BY_KEY
 from ..models import FITS_CONSIDERED, BookSummary, ClvModelFit, ClvSettings, CostRate, Tier
-from ..models_analytics import KpiTarget
+from ..models_analytics import KPI_CHOICES, KpiTarget
 
 # --- tiers -------------------------------------------------------------------------------------------------
 
@@ -45,6 +48,7 @@ def recompute_pending() -> bool:
 
 KIND_LABELS = dict(InteractionKind.choices)
 CHANNEL_LABELS = dict(InteractionChannel.choices)
+KPI_LABELS = dict(KPI_CHOICES)
 
 
 @dataclass(frozen=True)
@@ -197,43 +201,122 @@ class HistoryEntry:
     changes: list[FieldChange]
     reason: str
 
+    @property
+    def what(self) -> str:
+        """The model's label inside a sentence: "cost rate", but "KPI target" and "CLV settings" keep their
+        acronym."""
+        first = self.model_label.split(" ", 1)[0]
+        return self.model_label if first.isupper() else self.model_label[:1].lower() + self.model_label[1:]
+
 
 def _pct(value: Any, places: int = 2) -> str:
+    if value is None:
+        return ""
     number = Decimal(str(value)) * 100
     return f"{number.quantize(Decimal(1).scaleb(-places)).normalize():f} %"
 
 
-def _show(field_name: str, value: Any) -> str:
-    """A historical value as people read it (labels for choices, percentages, money, hours)."""
-    if field_name == "channel":
-        return CHANNEL_LABELS.get(value, value) if value else "Every channel"
-    if field_name == "kind":
-        return KIND_LABELS.get(value, value)
-    if field_name == "ranking_metric":
-        return dict(ClvSettings.RankingMetric.choices).get(value, value)
-    if field_name == "per_unit":
-        return "per unit" if value else "per interaction"
-    if field_name == "rate":
-        return money(value, 2)
-    if field_name == "discount_rate":
-        return _pct(value)
-    if field_name == "retention_override":
-        return "measured from the book" if value is None else _pct(value)
-    if field_name == "upper_pct":
-        return f"{Decimal(str(value)).normalize():f} %"
-    if field_name in ("first_response_hours", "resolution_hours"):
-        return f"{value} h"
-    if field_name == "horizon_months":
-        return f"{value} months"
-    if field_name == "entitlements":
-        return "; ".join(line.strip() for line in str(value).splitlines() if line.strip()) or "(none)"
-    if isinstance(value, date):
-        return value.isoformat()
+def _plain_pct(value: Any) -> str:
+    """A percentage kept as such (20.00 → "20 %")."""
+    if value is None:
+        return ""
+    return f"{Decimal(str(value)).normalize():f} %"
+
+
+def _kpi_value(value: Any, record: Any) -> str:
+    """A KPI target or benchmark in the KPI's unit, as the KPI pages show it."""
+    from .analytics.formatting import format_kpi
+
+    kpi = KPI_BY_KEY.get(getattr(record, "kpi", None))
+    return format_kpi(kpi.unit, value) if kpi else str(value)
+
+
+def _segment_criteria(value: Any, record: Any) -> str:
+    """A rule segment's criteria in the words of the segment pages ("return rate at least 30 %")."""
+    if not value:
+        return "(none)"
+    from campaigns.segmentation import Criteria  # campaigns registers its segments on this trail
+    from campaigns.selectors import criteria_words
+
+    try:
+        return criteria_words(Criteria.from_json(value))
+    except (TypeError, ValueError, ArithmeticError):  # criteria edited by hand into nonsense
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+Formatter = Callable[[Any, Any], str]  # (value, historical record) → text
+
+# How a field's historical value reads where its type alone does not say (by model label, then field): the
+# words, units and percentages of the pages that edit them. Choices, dates, money, yes/no need no entry.
+VALUE_FORMATS: dict[str, dict[str, Formatter]] = {
+    "profitability.costrate": {
+        "channel": lambda v, r: CHANNEL_LABELS.get(v, v) if v else "Every channel",
+        "per_unit": lambda v, r: "per unit" if v else "per interaction",
+    },
+    "profitability.tier": {
+        "upper_pct": lambda v, r: _plain_pct(v),
+        "first_response_hours": lambda v, r: f"{v} h",
+        "resolution_hours": lambda v, r: f"{v} h",
+        "entitlements": lambda v, r: "; ".join(
+            line.strip() for line in str(v).splitlines() if line.strip()) or "(none)",
+    },
+    "profitability.clvsettings": {
+        "discount_rate": lambda v, r: _pct(v),
+        "retention_override": lambda v, r: "measured from the book" if v is None else _pct(v),
+        "horizon_months": lambda v, r: f"{v} months",
+    },
+    "profitability.kpitarget": {
+        "target": lambda v, r: "none" if v is None else _kpi_value(v, r),
+        "benchmark": lambda v, r: "none" if v is None else _kpi_value(v, r),
+        "tolerance_pct": lambda v, r: _plain_pct(v),
+    },
+    "campaigns.segment": {"criteria": _segment_criteria},
+    "campaigns.campaign": {"pilot_pct": lambda v, r: _plain_pct(v)},
+    "campaigns.campaignvariant": {"discount_pct": lambda v, r: _plain_pct(v)},
+    "campaigns.reward": {"discount_pct": lambda v, r: _plain_pct(v)},
+}
+
+# A field's label is its verbose name; where the settings pages call it otherwise, the override (by model
+# label, then field: "kind" is an interaction kind on a cost rate, a reward's kind on a reward).
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "profitability.tier": {"upper_pct": "Reaches down to", "first_response_hours": "First response",
+                           "resolution_hours": "Resolution", "color": "Colour"},
+    "profitability.costrate": {"kind": "Interaction kind", "per_unit": "Charged"},
+    "profitability.clvsettings": {"horizon_months": "Horizon"},
+    "profitability.kpitarget": {"kpi": "KPI", "tolerance_pct": "Tolerance"},
+    "campaigns.loyaltyprogram": {"min_clv": "Minimum CLV"},
+    "campaigns.campaign": {"pilot_pct": "First stage", "response_window_days": "Response window (days)"},
+    "campaigns.campaignvariant": {"discount_pct": "Discount"},
+    "campaigns.reward": {"discount_pct": "Discount"},
+}
+
+
+def _is_money(field: Any) -> bool:
+    return (isinstance(field, DecimalField) and field.max_digits == MONEY["max_digits"]
+            and field.decimal_places == MONEY["decimal_places"])
+
+
+def _show(field: Any, value: Any, record: Any = None) -> str:
+    """A historical value as people read it: the pages' words for it, choices' labels, money with the
+    currency, dates and moments as the pages write them."""
+    special = VALUE_FORMATS.get(field.model._meta.label_lower, {}).get(field.name)
+    if special is not None:
+        return special(value, record)
+    if value is None or value == "":
+        return ""
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, dict | list):  # JSON fields (a segment's criteria)
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        return moment(value)
+    if isinstance(value, date):
+        return day(value)
+    if _is_money(field):
+        return money(value, 2)
+    if isinstance(value, dict | list):  # JSON fields
         return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else "(none)"
-    return "" if value is None else str(value)
+    return str(value)
 
 
 def _show_m2m(field: Any, rows: list[dict]) -> str:
@@ -244,17 +327,14 @@ def _show_m2m(field: Any, rows: list[dict]) -> str:
     return ", ".join(sorted(str(names.get(i, f"#{i}")) for i in ids)) or "(none)"
 
 
-FIELD_LABELS = {  # the words the settings pages use for these fields
-    "upper_pct": "Reaches down to", "first_response_hours": "First response", "resolution_hours": "Resolution",
-    "color": "Colour", "kind": "Interaction kind", "per_unit": "Charged", "discount_rate": "Discount rate",
-    "horizon_months": "Horizon", "ranking_metric": "Ranking metric", "retention_override": "Retention override",
-}
+def _label(field: Any) -> str:
+    return (FIELD_LABELS.get(field.model._meta.label_lower, {}).get(field.name)
+            or capfirst(str(field.verbose_name)))
 
 
 def _fields(model: type) -> list[tuple[str, str]]:
     recorded = {f.name for f in model.history.model._meta.fields}  # a model may leave fields out of its history
-    return [(f.name, FIELD_LABELS.get(f.name, str(f.verbose_name).capitalize()))
-            for f in model._meta.concrete_fields if f.name != "id" and f.name in recorded]
+    return [(f.name, _label(f)) for f in model._meta.concrete_fields if f.name != "id" and f.name in recorded]
 
 
 def _user_label(user: Any) -> str | None:
@@ -315,21 +395,38 @@ def _value(record: Any, meta: Any, name: str) -> str:
     field = meta.get_field(name)
     if field.many_to_one:
         return _show_fk(field, getattr(record, field.attname))
-    return _show(name, getattr(record, name))
+    return _show(field, getattr(record, name), record)
 
 
-def _field_change(meta: Any, change: Any, labels: dict[str, str]) -> FieldChange:
+def _field_change(meta: Any, change: Any, labels: dict[str, str], record: Any, previous: Any) -> FieldChange:
     field = meta.get_field(change.field)
     if field.many_to_many:
-        return FieldChange(str(field.verbose_name).capitalize(), _show_m2m(field, change.old),
-                           _show_m2m(field, change.new))
-    show = (lambda value: _show_fk(field, value)) if field.many_to_one else (lambda value: _show(change.field, value))
-    return FieldChange(labels.get(change.field, change.field), show(change.old), show(change.new))
+        return FieldChange(_label(field), _show_m2m(field, change.old), _show_m2m(field, change.new))
+    if field.many_to_one:
+        return FieldChange(labels.get(change.field, _label(field)), _show_fk(field, change.old),
+                           _show_fk(field, change.new))
+    return FieldChange(labels.get(change.field, _label(field)), _show(field, change.old, previous),
+                       _show(field, change.new, record))
+
+
+def _cost_rate_title(record: Any) -> str:
+    channel = CHANNEL_LABELS.get(record.channel, record.channel) if record.channel else "every channel"
+    return (f"{record.activity} ({KIND_LABELS.get(record.kind, record.kind)}, {channel.lower()}) "
+            f"from {day(record.effective_from)}")
+
+
+# What names a record on the trail where its ``__str__`` is not meant for people (it may hold raw codes,
+# ISO dates or "None"), by model label.
+TITLES: dict[str, Callable[[Any], str]] = {
+    "profitability.kpitarget": lambda record: KPI_LABELS.get(record.kpi, record.kpi),
+    "profitability.costrate": _cost_rate_title,
+}
 
 
 def _object_label(record: Any) -> str:
+    title = TITLES.get(record.instance_type._meta.label_lower)
     try:
-        return str(record.instance)
+        return title(record) if title is not None else str(record.instance)
     except ObjectDoesNotExist:  # its __str__ names a related record deleted since
         return f"#{record.id}"
 
@@ -344,7 +441,7 @@ def _entry(record: Any, previous: Any, model_label: str, fields: list[tuple[str,
     else:
         delta = record.diff_against(previous, excluded_fields=["id"])
         order = [name for name, _ in fields]
-        changes = [_field_change(meta, c, labels)
+        changes = [_field_change(meta, c, labels, record, previous)
                    for c in sorted(delta.changes, key=lambda c: order.index(c.field) if c.field in order else 99)]
     return HistoryEntry(
         when=record.history_date,

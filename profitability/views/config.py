@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.reauth import reauth_required
 from crm.roles import Role, role_required
+from crm.templatetags.tierwise import day, money
 
 from .. import configuration
 from ..configuration import ConfigurationError
@@ -159,8 +160,9 @@ def cost_rates(request: HttpRequest) -> HttpResponse:
         except ConfigurationError as exc:
             add_spec_errors(form, exc.errors)
         else:
-            messages.success(request, f"Added the rate {rate.activity}: {rate.rate} from "
-                                      f"{rate.effective_from:%d %b %Y}. {RECOMPUTE_NOTE}")
+            per = " per unit" if rate.per_unit else ""
+            messages.success(request, f"Added the rate {rate.activity}: {money(rate.rate, 2)}{per} from "
+                                      f"{day(rate.effective_from)}. {RECOMPUTE_NOTE}")
             return redirect("config_cost_rates")
     return render(request, COST_RATES, _rates_context(form))
 

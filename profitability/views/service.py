@@ -17,6 +17,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from crm.forms_messages import NamedErrorsMixin
 from crm.models import Account, InteractionChannel, ServiceCase, Severity
 from crm.roles import Role, role_required
 from crm.services.cases import CaseActionRefused, case_assign, case_first_response, case_set_status
@@ -58,17 +59,21 @@ class QueueFilterForm(forms.Form):
         return QueueFilters(**data)
 
 
-class StatusForm(forms.Form):
+class StatusForm(NamedErrorsMixin, forms.Form):
     status = forms.ChoiceField(choices=ServiceCase.Status.choices)
 
 
-class FirstResponseForm(forms.Form):
+class FirstResponseForm(NamedErrorsMixin, forms.Form):
+    """Every message names its field ("Enter the message to the customer."), with or without htmx."""
+
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=2000, label="Message to the customer"
     )
     channel = forms.ChoiceField(
         choices=[(InteractionChannel.EMAIL, "Email"), (InteractionChannel.PHONE, "Phone")],
         initial=InteractionChannel.EMAIL, label="Sent by",
+        error_messages={"required": "Choose how the response was sent: email or phone.",
+                        "invalid_choice": "Choose how the response was sent: email or phone."},
     )
 
 
@@ -141,7 +146,8 @@ def _row_response(
     a case changes it); a redirect back to the queue (with the message) otherwise."""
     if not request.htmx:
         if error or (respond_form is not None and respond_form.errors):
-            messages.error(request, error or "The first response needs a message.")
+            # The form's own messages name their field ("Enter the message to the customer.").
+            messages.error(request, error or " ".join(m for ms in respond_form.errors.values() for m in ms))
         elif message:
             messages.success(request, message)
         return redirect(_next_url(request))

@@ -422,6 +422,78 @@ class TestSegmentAndCampaignPages:
 
 
 
+# --- the campaign form after a failed save ------------------------------------------------------------------------
+
+
+def test_a_failed_save_shows_the_reach_of_the_chosen_segment_and_share(client, world, ada):
+    """A segment chosen, the default 20 % first stage, a variant without its description: the Reach panel shows
+    the reach (it asked to "Choose a segment and a first-stage share" although both were chosen)."""
+    from campaigns.selectors import segment_accounts
+
+    AccountFactory(industry="Manufacturing")
+    members = segment_accounts(world["segment"], today=timezone.now().astimezone(UTC).date()).count()
+    login(client, ada)
+
+    response = client.post(reverse("campaign_create"), _campaign_post(
+        "Reach check", world["segment"], pilot_pct="20", **{"variants-1-description": ""}))
+
+    body = " ".join(response.content.decode().split())
+    assert response.status_code == 422
+    assert not Campaign.objects.filter(name="Reach check").exists()
+    assert "Choose a segment and a first-stage share to see the reach." not in body
+    accounts = "account" if members == 1 else "accounts"
+    assert f"<strong data-segment-members>{members}</strong> {accounts} in Makers today" in body
+    assert f"The first stage reaches about <strong>{round(members * 20 / 100)}</strong> of them (20 %)" in body
+    assert "Enter the description." in body  # the error that stopped the save, named
+
+
+def test_a_failed_edit_shows_the_exact_reach_of_the_saved_campaign(client, world, ada):
+    campaign = world["campaign"]
+    login(client, ada)
+
+    response = client.post(reverse("campaign_edit", args=[campaign.pk]), _campaign_post(
+        "Spring volume", world["segment"], pilot_pct="20", **{
+            "variants-INITIAL_FORMS": "2", "variants-1-label": "B", "variants-0-description": "",
+            **{f"variants-{i}-id": str(v.pk) for i, v in enumerate(campaign.variants.order_by("label"))}}))
+
+    body = " ".join(response.content.decode().split())
+    assert response.status_code == 422
+    assert response.context["preview"]["exact_pilot"] is not None
+    assert "Choose a segment and a first-stage share to see the reach." not in body
+    assert "The first stage reaches <strong>" in body
+
+
+def test_a_failed_save_without_a_segment_still_asks_for_one(client, world, ada):
+    login(client, ada)
+
+    response = client.post(reverse("campaign_create"), _campaign_post("No segment", world["segment"]) | {"segment": ""})
+
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "Choose a segment and a first-stage share to see the reach." in body
+    assert "Choose the segment." in body
+
+
+def test_variant_errors_name_their_field(client, world, ada):
+    login(client, ada)
+
+    response = client.post(reverse("campaign_create"), _campaign_post("Named", world["segment"], **{
+        "variants-0-description": "", "variants-0-discount_pct": "150", "variants-0-weight": "0",
+        "variants-1-weight": "101"}))
+
+    variants = response.context["variants"]
+    assert response.status_code == 422
+    assert variants.forms[0].errors == {
+        "description": ["Enter the description."],
+        "discount_pct": ["The discount percentage can't be more than 100."],
+        "weight": ["The share (weight) can't be less than 1."],
+    }
+    assert variants.forms[1].errors == {"weight": ["The share (weight) can't be more than 100."]}
+    body = response.content.decode()
+    for generic in ("This field is required.", "Ensure this value"):
+        assert generic not in body
+
+
 # --- QA walkthrough: loyalty panel, opportunity rows --------------------------------------------------------------
 
 

@@ -303,3 +303,39 @@ def test_cases_score_scores_only_unscored_cases_unless_asked(db):
     assert out.getvalue().strip() == "Scored 2 cases."
     scored.refresh_from_db()
     assert scored.urgency_reasons[0] == "says “outage”"
+
+
+# --- how an account's cases show their dates --------------------------------------------------------------------
+
+
+def test_the_account_case_table_shows_opened_and_due_dates_with_the_year_unless_it_is_this_one(db):
+    """The account page's case table (and the service account page's) writes dates like the service queue:
+    the year whenever it is not this one, on the opened date and the SLA deadline alike."""
+    from django.template.loader import render_to_string
+
+    from crm.selectors_cases import account_cases
+
+    account = AccountFactory(name="Old Case Co")
+    now = timezone.now()
+    opened = datetime(now.year - 2, 2, 16, 14, 7, tzinfo=UTC)
+    ServiceCaseFactory(account=account, subject="Old", opened_at=opened, first_response_due_at=None,
+                       resolution_due_at=opened + timedelta(days=2))
+    ServiceCaseFactory(account=account, subject="New", opened_at=now, first_response_due_at=now + timedelta(hours=1),
+                       resolution_due_at=now + timedelta(hours=2))
+
+    html = " ".join(render_to_string("crm/cases/case_table.html", {
+        "rows": account_cases(account_id=account.pk, now=now), "account": account}).split())
+
+    def local(moment):  # type: ignore[no-untyped-def]
+        moment = timezone.localtime(moment)
+        return f"{moment:%-d %b %H:%M}" if moment.year == timezone.localdate().year else f"{moment:%-d %b %Y %H:%M}"
+
+    def row(subject: str) -> str:
+        start = html.index(f"<td>{subject}</td>")
+        return html[start:html.index("</tr>", start)]
+
+    assert str(now.year - 2) in local(opened)
+    assert f">{local(opened)}</time>" in row("Old")
+    assert f"Resolution due {local(opened + timedelta(days=2))}</span>" in row("Old")
+    assert f">{local(now)}</time>" in row("New")
+    assert f"First response due {local(now + timedelta(hours=1))}</span>" in row("New")

@@ -181,10 +181,21 @@ def test_it_flags_clv_cac_below_3_and_filters_on_it(client, book, alice):
     rows = re.findall(r"<tr>(.*?)</tr>", response.content.decode(), re.S)
     patricia_row = next(r for r in rows if "Patricia" in r)
     patrick_row = next(r for r in rows if "Patrick" in r)
-    assert "3.0 <span class=\"badge flag-bad\"" in patricia_row  # 2.99 shows as 3.0 but is below 3
+    assert "2.99 <span class=\"badge flag-bad\"" in patricia_row  # not "3.0 below 3"
     assert "below 3" in patricia_row
-    assert "below 3" not in patrick_row
+    assert "3.00" in patrick_row and "below 3" not in patrick_row
     assert names(client.get(reverse("account_list"), {"below": "1"})) == ["Patricia Bulk Supplies"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (D("2.97"), "2.97"), (D("2.999"), "2.99"), (D("3"), "3.00"), (D("12.5"), "12.50"), (D("1234.567"), "1,234.56"),
+    (D("-0.004"), "−0.01"), (None, "—"),
+])
+def test_a_clv_cac_ratio_is_shown_so_it_never_reaches_3_unless_it_is_3(value, shown):
+    """The "below 3" flag compares the ratio itself: the figure next to it must not read 3 or more."""
+    from crm.templatetags.tierwise import ratio
+
+    assert ratio(value) == shown
 
 
 def test_the_first_ranked_account_reads_at_the_very_top_and_the_others_their_share(client, book, alice):

@@ -312,3 +312,18 @@ def test_whale_and_funnel_charts_describe_their_marks():
 def test_nice_ticks_cover_the_range():
     assert charts.nice_ticks(0, 97) == [0, 25, 50, 75, 100]
     assert charts.nice_ticks(-120, 40)[0] <= -120 and charts.nice_ticks(-120, 40)[-1] >= 40
+
+
+@pytest.mark.parametrize(("r", "p", "verdict"), [
+    (-0.2996, 0.2, "weak"),  # shown as −0.30: a weak link like −0.31
+    (-0.2949, 0.2, "none"),  # shown as −0.29
+    (0.4996, 0.01, "moves"),  # shown as +0.50
+    (0.4949, 0.01, "weak"),  # shown as +0.49
+    (0.6, 0.04996, "weak"),  # p shown as 0.050: not below 0.05
+    (0.6, 0.0494, "moves"),  # p shown as 0.049
+    (None, None, "none"),
+])
+def test_the_kpi_checks_verdict_is_taken_on_r_and_p_as_shown(r, p, verdict):
+    from profitability.analytics import correlation_verdict
+
+    assert correlation_verdict(r, p) == verdict

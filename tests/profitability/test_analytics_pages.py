@@ -230,7 +230,7 @@ def test_the_whale_curve_page_shows_the_curves_points_and_the_loss_makers_with_t
     assert "Peak 141 % at 67 %" in body  # marked on the chart
     assert "33.3 %" in body  # break-even: the first of 3 accounts already earns 106 % of the profit
     assert "Needy" in body and "−€117" in body
-    assert "<strong>Support calls</strong>: 10 × = €180" in body and "(83 % of cost-to-serve)" in body
+    assert "<strong>Support calls</strong>: 10 × €18 = €180" in body and "(83 % of cost-to-serve)" in body
     rows = list(csv.reader(io.StringIO(b"".join(client.get(
         reverse("analytics_csv", args=["whale-curve"]))).decode())))
     assert rows == [["accounts_pct", "cumulative_net_profit_pct"], ["0.0", "0.0"], ["33.333", "106.007"],
@@ -300,6 +300,56 @@ def test_what_if_for_an_account_starts_from_its_snapshot_and_prices_the_change_l
     assert outcome.after.net_profit == snapshot.net_profit_ttm + D(calls["cost"])
     assert outcome.after.breakdown["Support calls"].count == 0
     assert money(outcome.after.net_profit) in response.content.decode()
+    assert "0 × €18 = €0" in response.content.decode()  # none left, at the rate they cost
+
+
+def test_what_if_shows_the_cost_per_interaction_in_each_activitys_line(client, alice, patrick):
+    """"2 × → €120" lost the rate: each line reads count × cost per interaction = cost, before and after."""
+    services.book_recompute(now=NOW)
+    calls = AccountSnapshot.objects.get(account=patrick).cost_breakdown_ttm["Support calls"]
+
+    response = client_for(client, alice).get(reverse("analytics_what_if"), {"account": patrick.pk,
+                                                                            "support_calls": "12"})
+
+    body = " ".join(response.content.decode().split())
+    assert f"{calls['count']} × €18 = {money(calls['cost'])}" in body  # the default rate of a support call
+    assert "12 × €18 = €216" in body
+    assert "× →" not in body
+
+
+def test_the_whale_page_has_no_duplicate_ids(client, alice, book):
+    """The section heading and the chart's SVG title were both "whale-title"."""
+    import re
+
+    services.book_recompute(now=NOW)
+    body = client_for(client, alice).get(reverse("analytics_whale")).content.decode()
+
+    ids = re.findall(r'\sid="([^"]+)"', body)
+    assert "whale-title" in ids  # the chart's own title
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+
+
+def test_the_kpi_checks_verdict_agrees_with_the_r_it_shows(client, ada, book, monkeypatch):
+    """r = −0.2996 shows as −0.30: it is a weak link like any −0.30, not "does not move with profit"."""
+    from profitability import analytics
+
+    fake = {"gross_margin_pct": -0.2996, "net_margin_pct": -0.31, "aov": 0.2949}
+    order = iter(analytics.KPIS)  # the check correlates the KPIs in this order
+
+    def correlation(kpi, profit):  # type: ignore[no-untyped-def]
+        r = fake.get(next(order).key, 0.0)
+        return analytics.KpiCorrelation(12, r, 0.2, r, analytics.correlation_verdict(r, 0.2))
+
+    monkeypatch.setattr(analytics, "kpi_profit_correlation", correlation)
+
+    body = " ".join(client_for(client, ada).get(reverse("analytics_kpi_check")).content.decode().split())
+
+    gross = body[body.index('<th scope="row">Gross margin</th>'):]
+    gross = gross[:gross.index("</tr>")]
+    assert "−0.30" in gross and "Weak link" in gross
+    aov = body[body.index('<th scope="row">AOV</th>'):]
+    aov = aov[:aov.index("</tr>")]
+    assert "+0.29" in aov and "Does not move with profit" in aov
 
 
 def test_what_if_for_a_segment_starts_from_its_segment_pnl(client, alice, book):
@@ -353,6 +403,60 @@ def test_an_invalid_target_is_refused_next_to_its_field_and_saves_nothing(client
     assert 'id="id_target_error"' in body and 'id="id_tolerance_pct_error"' in body
     assert KpiTarget.objects.count() == 0
     assert KpiTarget.history.count() == 0
+
+
+@pytest.mark.parametrize(("kpi", "value", "field", "message"), [
+    ("churn", "150", "target", "The target for Churn must be from 0 to 100 %."),
+    ("churn", "-5", "target", "The target for Churn must be from 0 to 100 %."),
+    ("retention", "100.01", "benchmark", "The industry benchmark for Retention must be from 0 to 100 %."),
+    ("repeat_rate", "101", "target", "The target for Repeat-purchase rate must be from 0 to 100 %."),
+    ("gross_margin_pct", "120", "target", "The target for Gross margin must be from −1,000 to 100 %."),
+    ("cts_share_pct", "-1", "target", "The target for Cost-to-serve share must be from 0 to 1,000 %."),
+    ("cac", "-10", "target", "The target for CAC must be from 0 to 1,000,000,000 EUR."),
+    ("nps", "101", "benchmark", "The industry benchmark for NPS must be from −100 to 100."),
+])
+def test_a_target_outside_its_kpis_range_is_refused_naming_the_field_and_range(client, ada, book, kpi, value,
+                                                                              field, message):
+    """Churn, retention and the repeat rate are shares (0–100 %); a margin can't exceed 100 %; ..."""
+    response = client_for(client, ada).post(reverse("analytics_targets"), {
+        "kpi": kpi, field: value, "tolerance_pct": "10", "shown": "on"})
+
+    assert response.status_code == 422
+    assert list(response.context["form"].errors) == [field]
+    assert response.context["form"].errors[field] == [message]
+    assert f'<ul class="errorlist" id="id_{field}_error"><li>{message}</li></ul>' in response.content.decode()
+    assert KpiTarget.objects.count() == 0 and KpiTarget.history.count() == 0
+
+
+@pytest.mark.parametrize(("kpi", "target"), [
+    ("churn", "0"), ("churn", "100"), ("retention", "95.5"), ("net_margin_pct", "-250"),
+    ("gross_margin_pct", "100"), ("cts_share_pct", "140"), ("clv", "-500"), ("nps", "-100"),
+])
+def test_a_target_within_its_kpis_range_is_saved(client, ada, book, kpi, target):
+    response = client_for(client, ada).post(reverse("analytics_targets"), {
+        "kpi": kpi, "target": target, "tolerance_pct": "10", "shown": "on"})
+
+    assert response.status_code == 302
+    assert KpiTarget.objects.get(kpi=kpi).target == D(target)
+
+
+def test_the_target_form_states_each_kpis_range(client, ada, book):
+    body = client_for(client, ada).get(reverse("analytics_targets"), {"kpi": "churn"}).content.decode()
+
+    assert "From 0 to 100 %." in body
+    assert 'max="100"' in body and 'min="0"' in body
+
+
+def test_the_kpi_target_model_refuses_a_value_outside_the_kpis_range(db):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        KpiTarget(kpi="churn", target=D("150"), benchmark=D("-1")).full_clean()
+    assert refused.value.message_dict == {
+        "target": ["The target for Churn must be from 0 to 100 %."],
+        "benchmark": ["The industry benchmark for Churn must be from 0 to 100 %."],
+    }
+    KpiTarget(kpi="net_margin_pct", target=D("-20"), benchmark=D("12")).full_clean()  # margins may be negative
 
 
 def test_only_admins_write_targets_visibility_or_refreshes(client, alice, book, django_capture_on_commit_callbacks):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from unittest import mock
@@ -414,7 +414,17 @@ class TestCostRatePage:
     def test_a_negative_rate_is_refused_inline(self, client, ada):
         login(client, ada)
         html = Elements(client.post(reverse("config_cost_rates"), rate_post(rate="-1")).content.decode())
-        assert html.text("id_rate_error") == "Ensure this value is greater than or equal to 0."
+        assert html.text("id_rate_error") == "The rate can't be negative."
+
+    @pytest.mark.parametrize(("rate", "message"), [
+        ("", "Enter the rate."),
+        ("abc", "Enter the rate as a number, e.g. 12.50."),
+        ("1.234", "Give the rate with at most 2 decimal places."),
+    ])
+    def test_rate_errors_name_the_rate(self, client, ada, rate, message):
+        login(client, ada)
+        response = client.post(reverse("config_cost_rates"), rate_post(rate=rate))
+        assert Elements(response.content.decode()).text("id_rate_error") == message
 
     def test_the_preview_shows_the_change_for_a_year(self, client, ada):
         account = AccountFactory()
@@ -429,6 +439,33 @@ class TestCostRatePage:
         assert 'data-annual-delta="6.00"' in body  # 3 phone calls × (20 − 18)
         assert "+€6.00" in body
         assert CostRate.objects.filter(activity="Support calls").count() == 1
+
+
+    def test_adding_a_rate_confirms_it_in_money_and_the_pages_date(self, client, ada, enqueued):
+        starts = date(timezone.now().year + 1, 6, 1)
+        login(client, ada)
+        response = client.post(reverse("config_cost_rates"), rate_post(rate="30", effective_from=starts.isoformat()),
+                               follow=True)
+        body = " ".join(response.content.decode().split())
+        assert f"Added the rate Support calls: €30.00 from 1 Jun {starts.year}." in body  # not "30 from 01 Jun"
+
+    def test_the_preview_colours_a_cost_increase_as_a_loss_and_a_decrease_as_a_gain(self, client, ada):
+        account = AccountFactory()
+        now = timezone.now()
+        for days in (10, 40, 70):
+            InteractionFactory(account=account, kind=K.SUPPORT_CALL, channel="phone", amount=D(0),
+                               direct_cost=D(0), occurred_at=now - timedelta(days=days))
+        login(client, ada)
+
+        def preview(rate: str) -> str:
+            return client.post(reverse("config_cost_rate_preview"), rate_post(rate=rate),
+                               headers={"HX-Request": "true"}).content.decode()
+
+        dearer, cheaper = preview("20.00"), preview("10.00")  # the phone rate is 18
+        assert '<strong class="neg" data-annual-delta="6.00">+€6.00</strong>' in dearer
+        assert '<td class="num neg">+€6.00</td>' in dearer
+        assert '<strong class="pos" data-annual-delta="-24.00">−€24.00</strong>' in cheaper
+        assert '<td class="num pos">−€24.00</td>' in cheaper
 
 
 # --- CLV -------------------------------------------------------------------------------------------------
@@ -488,8 +525,8 @@ class TestClvPage:
         before = config_state()
         html = Elements(client.post(reverse("config_clv"), clv_post(discount_rate_pct="120", horizon_months="0"))
                         .content.decode())
-        assert html.text("id_discount_rate_pct_error") == "Ensure this value is less than or equal to 100."
-        assert html.text("id_horizon_months_error") == "Ensure this value is greater than or equal to 1."
+        assert html.text("id_discount_rate_pct_error") == "The discount rate can't be more than 100."
+        assert html.text("id_horizon_months_error") == "The horizon (months) can't be less than 1."
         assert config_state() == before
         enqueued.assert_not_called()
 
@@ -599,6 +636,61 @@ class TestHistoryPage:
         assert response.status_code == 200
         assert "loyalty program <strong>Old Club</strong>" in body
         assert f"#{gone_id} (deleted)" in body
+
+    def test_it_reads_like_the_pages_labels_per_model_choices_dates_kpis_and_segment_criteria(self, client, ada):
+        """A reward's kind is not an "Interaction kind"; choices show their labels, moments and days as the pages
+        write them, a KPI target is named by its KPI (not "benchmark None"), criteria in the segment page's words."""
+        from django.utils.formats import date_format
+
+        from campaigns.models import Campaign, EarningRule, LoyaltyProgram, Reward, Segment
+        from profitability.models import KpiTarget
+
+        def audited(obj):  # type: ignore[no-untyped-def]
+            obj._history_user = ada
+            obj.save()
+            return obj
+
+        program = audited(LoyaltyProgram(name="Forever Club", starts_on=date(2026, 1, 5)))
+        audited(EarningRule(program=program, trigger="net_revenue", points=D("0.1")))
+        audited(Reward(program=program, name="Gold week", kind="tier_upgrade", point_cost=500,
+                       upgrade_tier=Tier.objects.get(name="Gold"), upgrade_days=7))
+        segment = audited(Segment(name="Returners", criteria={"return_rate_min": 0.3}))
+        launched = datetime(2026, 10, 14, 9, 0, tzinfo=UTC)
+        audited(Campaign(name="Autumn push", segment=segment, offer="volume_discount", channel="email",
+                         launched_at=launched))
+        target = audited(KpiTarget(kpi="churn", target=D("5")))
+        target.target = D("4.5")
+        audited(target)
+        login(client, ada)
+
+        def trail(model: str) -> str:
+            return " ".join(client.get(reverse("config_history"), {"model": model}).content.decode().split())
+
+        reward, rule, campaign, kpi, seg, program_page = (trail(m) for m in (
+            "reward", "earning_rule", "campaign", "kpi_target", "segment", "loyalty_program"))
+        assert '<span class="field-name">Kind:</span> <span class="new">Temporary tier upgrade</span>' in reward
+        assert "Interaction kind" not in reward and "tier_upgrade" not in reward
+        assert '<span class="new">Per currency unit of net revenue</span>' in rule and "net_revenue" not in rule
+        assert '<span class="new">Volume discount</span>' in campaign and "volume_discount" not in campaign
+        moment = date_format(timezone.localtime(launched), "j M Y, H:i")
+        assert f'<span class="field-name">Launched at:</span> <span class="new">{moment}</span>' in campaign
+        assert "2026-10-14" not in campaign
+        assert '<span class="new">5 Jan 2026</span>' in program_page and "2026-01-05" not in program_page
+        assert "KPI target <strong>Churn</strong>" in kpi and "None" not in kpi
+        assert '<span class="field-name">KPI:</span> <span class="new">Churn</span>' in kpi
+        assert '<del class="old">5.0 %</del>' in kpi and '<ins class="new">4.5 %</ins>' in kpi
+        assert "Active accounts with return rate at least 30 %." in seg and "return_rate_min" not in seg
+
+    def test_a_cost_rate_reads_with_its_money_and_day(self, client, ada):
+        rate = CostRate(activity="Visits", kind="visit", rate=D("250"), effective_from=date(2030, 6, 1))
+        rate._history_user = ada
+        rate.save()
+        login(client, ada)
+        body = " ".join(client.get(reverse("config_history"), {"model": "cost_rate"}).content.decode().split())
+        assert "cost rate <strong>Visits (Visit / meeting, every channel) from 1 Jun 2030</strong>" in body
+        assert '<span class="field-name">Interaction kind:</span> <span class="new">Visit / meeting</span>' in body
+        assert '<span class="field-name">Rate:</span> <span class="new">€250.00</span>' in body
+        assert '<span class="new">1 Jun 2030</span>' in body and "2030-06-01" not in body
 
     def test_it_filters_by_model_and_pages(self, client, ada):
         for i in range(30):

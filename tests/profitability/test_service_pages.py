@@ -181,6 +181,25 @@ def test_queue_dates_carry_the_year_unless_it_is_this_one(client, sam):
     assert f">{timezone.localtime(now):%-d %b %H:%M}</time>" in body
 
 
+def test_sla_due_dates_carry_the_year_like_the_opened_column(client, sam):
+    """"Opened 16 Feb 2024 14:07 … Resolution due 18 Feb 14:07" dropped the year of the deadline."""
+    account = in_tier(AccountFactory(name="Old Case Co"), "Gold")
+    now = timezone.now()
+    opened = datetime(now.year - 2, 2, 16, 14, 7, tzinfo=UTC)
+    open_case(account, due_in=None, opened_at=opened, resolution_due_at=opened + timedelta(days=2))
+    open_case(account, due_in=None, opened_at=now, first_response_due_at=now + timedelta(days=400))
+    client.force_login(sam)
+
+    body = " ".join(client.get(reverse("service_queue")).content.decode().split())
+
+    def local(moment):  # type: ignore[no-untyped-def]
+        return f"{timezone.localtime(moment):%-d %b %Y %H:%M}"
+
+    assert f">{local(opened)}</time>" in body  # opened
+    assert f"Resolution due {local(opened + timedelta(days=2))}</span>" in body
+    assert f"First response due {local(now + timedelta(days=400))}</span>" in body  # next year's
+
+
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_queue_actions_refuse_get(client, sam, bobs_case, action):
     response = get_as(client, sam, reverse(action, args=[bobs_case.pk]))
@@ -396,7 +415,7 @@ def test_first_response_without_a_message_shows_the_error_next_to_the_field(clie
     html = response.content.decode()
     assert response.status_code == 422
     assert f'aria-invalid="true" aria-describedby="respond{case.pk}_message_error"' in html
-    assert f'<p class="field-error" id="respond{case.pk}_message_error">This field is required.</p>' in html
+    assert f'<p class="field-error" id="respond{case.pk}_message_error">Enter the message to the customer.</p>' in html
     assert '<details class="respond" open>' in html
     case.refresh_from_db()
     assert (case.first_response_at, case.status) == (None, Status.OPEN)
@@ -572,6 +591,68 @@ def test_logging_a_complaint_returns_a_fresh_form_and_the_new_row_out_of_band(
     assert Interaction.objects.get(account=account).kind == InteractionKind.COMPLAINT
 
 
+def test_a_complaint_logged_on_the_account_page_refreshes_the_figures_and_the_timeline(
+    client, alice, django_capture_on_commit_callbacks
+):
+    """Like a logged interaction (a complaint is a cost-to-serve event): the figures panel's "Recomputing…"
+    status and the complaint's timeline row, out of band; the empty-table row is always there to delete."""
+    account = in_tier(AccountFactory(owner=alice), "Gold")
+    ServiceCaseFactory(account=account, subject="Earlier complaint")  # the table has rows: no visible empty row
+    page = get_as(client, alice, reverse("account_detail", args=[account.pk])).content.decode()
+    assert f'<tr id="account-cases-empty-{account.pk}" hidden>' in page  # the oob delete's target exists
+
+    detail = reverse("account_detail", args=[account.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_as(client, alice, reverse("case_create", args=[account.pk]), {
+            "subject": "Pallet arrived broken", "severity": "high", "channel": "phone"},
+            HTTP_HX_CURRENT_URL=f"http://testserver{detail}?period=ttm", **HTMX)
+    html = response.content.decode()
+    complaint = Interaction.objects.get(account=account, kind=InteractionKind.COMPLAINT, note="Pallet arrived broken")
+
+    assert response.status_code == 200
+    assert "The figures are being recomputed." in html
+    assert re.search(r'<p id="figures-status" class="recomputing" role="status" aria-live="polite" '
+                     r'hx-swap-oob="outerHTML"\s+hx-get="' + reverse("account_figures", args=[account.pk]) +
+                     r'\?poll=1"', html)
+    assert re.search(rf'<ol hx-swap-oob="afterbegin:#timeline-list">\s*<li class="tl-row kind-complaint is-new" '
+                     rf'id="interaction-{complaint.pk}">', html)
+    assert f'<tr id="account-cases-empty-{account.pk}" hx-swap-oob="delete">' in html
+
+
+def test_a_complaint_logged_elsewhere_sends_no_timeline_or_figures(client, sam):
+    """The service pages have neither: an oob element without its target is an htmx:oobErrorNoTarget."""
+    account = in_tier(AccountFactory(), "Gold")
+    service_page = reverse("service_account", args=[account.pk])
+    response = post_as(client, sam, reverse("case_create", args=[account.pk]), {
+        "subject": "Invoice wrong", "severity": "low", "channel": "email"},
+        HTTP_HX_CURRENT_URL=f"http://testserver{service_page}", **HTMX)
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert "#timeline-list" not in html and "figures-status" not in html
+    assert "The figures are being recomputed." not in html
+    page = get_as(client, sam, service_page).content.decode()
+    assert f'<tbody id="account-cases-{account.pk}">' in page
+    assert f'<tr id="account-cases-empty-{account.pk}" hidden>' in page  # the new case fills the table
+
+
+def test_the_empty_cases_row_shows_only_without_cases(client, sam):
+    account = in_tier(AccountFactory(), "Gold")
+    page = get_as(client, sam, reverse("service_account", args=[account.pk])).content.decode()
+    assert (f'<tr id="account-cases-empty-{account.pk}"><td colspan="7" class="empty">No open cases.</td></tr>'
+            in page)
+
+
+def test_first_response_errors_name_their_field_without_htmx_too(client, sam, case):
+    response = post_as(client, sam, reverse("service_case_respond", args=[case.pk]),
+                       {"message": "x" * 2001, "channel": "fax", "next": reverse("service_queue")})
+    assert response.status_code == 302
+    page = client.get(response.url).content.decode()
+    assert ("The message to the customer can be at most 2000 characters long (it has 2001). "
+            "Choose how the response was sent: email or phone.") in page
+    assert "The first response needs a message." not in page  # what it said whatever was wrong
+
+
 def test_complaint_errors_are_inline_with_422_and_nothing_is_created(client, sam):
     account = AccountFactory()
     stranger = ContactFactory()
@@ -581,9 +662,9 @@ def test_complaint_errors_are_inline_with_422_and_nothing_is_created(client, sam
     assert response.status_code == 422
     prefix = f"complaint{account.pk}"
     assert f'aria-invalid="true" aria-describedby="{prefix}_subject_helptext {prefix}_subject_error"' in html
-    assert f'<p class="field-error" id="{prefix}_subject_error">This field is required.</p>' in html
-    assert f'id="{prefix}_contact_error">Select a valid choice.' in html
-    assert f'id="{prefix}_severity_error">Select a valid choice. dire is not one of the available choices.' in html
+    assert f'<p class="field-error" id="{prefix}_subject_error">Enter the subject.</p>' in html
+    assert f'id="{prefix}_contact_error">Choose who complained from this account&#x27;s contacts.' in html
+    assert f'id="{prefix}_severity_error">Choose one of the listed options for the severity.' in html
     assert not ServiceCase.objects.exists()
     assert not Interaction.objects.exists()
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import F
 
 from crm.models import Channel
-from crm.templatetags.tierwise import money
+from crm.templatetags.tierwise import money, ratio
 
 from ... import analytics as math
 from ... import charts
@@ -80,7 +80,7 @@ def channels_page(*, period: str, shift_pct: int = 20) -> ChannelsPage:
         if rows else None
     ratio_chart = charts.bar_chart(
         [(r.name, float(r.economics.clv_cac) if r.economics.clv_cac is not None else None) for r in rows],
-        chart_id="channels-ratio", title="CLV/CAC by acquisition channel", fmt=lambda v: f"{v:.2f}",
+        chart_id="channels-ratio", title="CLV/CAC by acquisition channel", fmt=ratio,
         reference=3.0, reference_label="3 (floor)",
     )
     cac_chart = charts.bar_chart(

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from crm.templatetags.tierwise import money
+from crm.templatetags.tierwise import money, ratio
 
 from ... import analytics as math
 
@@ -16,7 +16,8 @@ from ... import analytics as math
 
 
 def format_kpi(unit: str, value: Decimal | float | None) -> str:
-    """A KPI value as the page shows it: money with the currency, % with one place, ratios with two."""
+    """A KPI value as the page shows it: money with the currency, % with one place, ratios with two (rounded
+    down, see ``tierwise.ratio``)."""
     if value is None:
         return "—"
     if unit == math.MONEY:
@@ -24,7 +25,7 @@ def format_kpi(unit: str, value: Decimal | float | None) -> str:
     if unit == math.PCT:
         return f"{Decimal(value):,.1f} %"
     if unit == math.RATIO:
-        return f"{Decimal(value):,.2f}"
+        return ratio(value)  # rounded down, like every CLV/CAC: never "3.00" next to "Below 3"
     return f"{Decimal(value):+,.0f}".replace("-", "−")
 
 

@@ -181,7 +181,21 @@ class KpiCheckRow:
 
     @property
     def r_display(self) -> str:
-        return f"{self.correlation.r:+.2f}" if self.correlation.r is not None else "—"
+        return _signed(self.correlation.r, math.R_PLACES)
+
+    @property
+    def p_display(self) -> str:
+        p = self.correlation.p_value
+        return f"{p:.{math.P_PLACES}f}" if p is not None else "—"
+
+    @property
+    def r_changes_display(self) -> str:
+        return _signed(self.correlation.r_changes, math.R_PLACES)
+
+
+def _signed(value: float | None, places: int) -> str:
+    """r as the KPI check shows it (the verdict is taken on this figure): "+0.31", "−0.30"."""
+    return f"{value:+.{places}f}".replace("-", "−") if value is not None else "—"
 
 
 @dataclass
@@ -210,7 +224,7 @@ def kpi_check() -> KpiCheck:
         out.append(KpiCheckRow(kpi, correlation, targets[kpi.key].shown if kpi.key in targets else True))
     chart = charts.bar_chart(
         [(row.kpi.label, row.correlation.r) for row in out], chart_id="kpi-check",
-        title="Correlation of each KPI with next month's net profit", fmt=lambda v: f"{v:+.2f}",
+        title="Correlation of each KPI with next month's net profit", fmt=lambda v: _signed(v, math.R_PLACES),
     )
     return KpiCheck(out, len(rows), chart, refresh_info())
 
