@@ -380,26 +380,18 @@ def contact_list(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*EDITORS)
 @require_http_methods(["GET", "POST"])
 def contact_create_view(request: HttpRequest, pk: int) -> HttpResponse:
-    account = _account_for_change(request, pk, doing=CHANGE_CONTACTS)
-    context = {"account": account, "detail_url": _account_url(account)}
-    if request.method == "GET":
-        return _contact_form_response(request, {**context, "form": ContactForm()})
-    form = ContactForm(request.POST)
-    if not form.is_valid():
-        return _contact_form_response(request, {**context, "form": form}, status=UNPROCESSABLE)
-    try:
-        contact = contact_create(account=account, **form.service_kwargs())
-    except ValidationError as error:
-        _apply_service_errors(form, error)
-        return _contact_form_response(request, {**context, "form": form}, status=UNPROCESSABLE)
-    return _contact_saved(request, account, f"Contact {contact.name} added.")
+    return _contact_form_view(request, _account_for_change(request, pk, doing=CHANGE_CONTACTS), contact=None)
 
 
 @role_required(*EDITORS)
 @require_http_methods(["GET", "POST"])
 def contact_edit_view(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
     account = _account_for_change(request, pk, doing=CHANGE_CONTACTS)
-    contact = _contact_of(account, cid)
+    return _contact_form_view(request, account, contact=_contact_of(account, cid))
+
+
+def _contact_form_view(request: HttpRequest, account: Account, *, contact: Contact | None) -> HttpResponse:
+    """GET: the contact form (empty for a new contact). POST: add or save the contact, or show the errors."""
     context = {"account": account, "contact": contact, "detail_url": _account_url(account)}
     if request.method == "GET":
         return _contact_form_response(request, {**context, "form": ContactForm(instance=contact)})
@@ -407,11 +399,14 @@ def contact_edit_view(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
     if not form.is_valid():
         return _contact_form_response(request, {**context, "form": form}, status=UNPROCESSABLE)
     try:
-        contact = contact_update(contact=contact, **form.service_kwargs())
+        if contact is None:
+            saved, done = contact_create(account=account, **form.service_kwargs()), "added"
+        else:
+            saved, done = contact_update(contact=contact, **form.service_kwargs()), "saved"
     except ValidationError as error:
         _apply_service_errors(form, error)
         return _contact_form_response(request, {**context, "form": form}, status=UNPROCESSABLE)
-    return _contact_saved(request, account, f"Contact {contact.name} saved.")
+    return _contact_saved(request, account, f"Contact {saved.name} {done}.")
 
 
 @role_required(*EDITORS)
