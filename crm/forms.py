@@ -288,13 +288,13 @@ def _not_in_future_date(value, label: str):  # type: ignore[no-untyped-def]
     return value
 
 
-def account_owner_choices():  # type: ignore[no-untyped-def]
-    """Who may own an account: account managers and admins (as the API checks), by name."""
+def account_owner_choices(*, keeping: int | None = None):  # type: ignore[no-untyped-def]
+    """Who may own an account: account managers and admins (as the API checks), by name — and ``keeping``, the
+    account's current manager even if they have left or lost the role, so that saving the form unchanged never
+    unassigns the account."""
+    may_own = Q(groups__name__in=[Role.ACCOUNT_MANAGER.value, Role.ADMIN.value]) | Q(is_superuser=True)
     return (
-        get_user_model().objects.filter(
-            Q(groups__name__in=[Role.ACCOUNT_MANAGER.value, Role.ADMIN.value]) | Q(is_superuser=True),
-            is_active=True,
-        )
+        get_user_model().objects.filter((may_own & Q(is_active=True)) | Q(pk=keeping))
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
@@ -353,7 +353,7 @@ class AccountForm(_ServiceBackedForm):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         if may_assign:
-            self.fields["owner"].queryset = account_owner_choices()
+            self.fields["owner"].queryset = account_owner_choices(keeping=self.instance.owner_id)
             self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
         else:
             del self.fields["owner"]

@@ -133,6 +133,14 @@ class AccountSerializer(FinancialFieldsMixin, ConstraintsValidatedMixin, seriali
             raise serializers.ValidationError(f"{value.username} is not an account manager.")
         return value
 
+    def update(self, instance, validated_data):  # type: ignore[no-untyped-def]
+        # Only the fields sent: a whole-row save would write back the history version read at the start of the
+        # request and could undo a concurrent bump (a logged interaction's recompute request).
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        instance.save(update_fields=[*validated_data, "updated_at"])
+        return instance
+
     def validate(self, attrs):  # type: ignore[no-untyped-def]
         status = attrs.get("status", getattr(self.instance, "status", Account.Status.ACTIVE))
         churned_on = attrs.get("churned_on", getattr(self.instance, "churned_on", None))

@@ -73,12 +73,14 @@ class AccountViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
     def may_change(self, user, account) -> str:  # type: ignore[no-untyped-def]
         return account_refusal(user, account, "the account")
 
+    @transaction.atomic
     def perform_create(self, serializer) -> None:  # type: ignore[no-untyped-def]
-        if has_role(self.request.user, Role.ADMIN):
-            serializer.save()
-        else:  # as on the account form: an account manager's new account is their own
-            serializer.save(owner=self.request.user)
+        # As on the account form: an account manager's new account is their own, and it is computed at once.
+        account = serializer.save() if has_role(self.request.user, Role.ADMIN) else serializer.save(
+            owner=self.request.user)
+        account_history_touch(account_ids=[account.pk])
 
+    @transaction.atomic
     def perform_update(self, serializer) -> None:  # type: ignore[no-untyped-def]
         # As on the account form: a change of what the figures read of the account asks for a recompute.
         before = {name: getattr(serializer.instance, name) for name in FIGURE_FIELDS}

@@ -48,6 +48,9 @@ def account_create(
     )
     account.full_clean()
     account.save()
+    # Its first snapshot (zeros, the lowest tier's service level) comes from a recompute like any other; the
+    # stale sweep only sees accounts past version 0.
+    account_history_touch(account_ids=[account.pk])
     return account
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -231,6 +232,18 @@ def _kpi_value(value: Any, record: Any) -> str:
     return format_kpi(kpi.unit, value) if kpi else str(value)
 
 
+# The tier names segment criteria are written with, loaded once per history page (see config_history).
+_page_tier_names: ContextVar[dict[int, str] | None] = ContextVar("history_tier_names", default=None)
+
+
+def _tier_names() -> dict[int, str]:
+    names = _page_tier_names.get()
+    if names is None:
+        names = dict(Tier.objects.values_list("pk", "name"))
+        _page_tier_names.set(names)
+    return names
+
+
 def _segment_criteria(value: Any, record: Any) -> str:
     """A rule segment's criteria in the words of the segment pages ("return rate at least 30 %")."""
     if not value:
@@ -239,7 +252,7 @@ def _segment_criteria(value: Any, record: Any) -> str:
     from campaigns.selectors import criteria_words
 
     try:
-        return criteria_words(Criteria.from_json(value))
+        return criteria_words(Criteria.from_json(value), _tier_names())
     except (TypeError, ValueError, ArithmeticError):  # criteria edited by hand into nonsense
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -362,6 +375,16 @@ def config_history(*, source: str | None = None, page: int | str = 1) -> Page:
     keys = [(row["source"], row["history_id"]) for row in result.object_list]
 
     loaded: dict[tuple[str, int], HistoryEntry] = {}
+    token = _page_tier_names.set(None)  # fresh names for this page, loaded at most once
+    try:
+        _load_entries(sources, keys, loaded)
+    finally:
+        _page_tier_names.reset(token)
+    result.object_list = [loaded[k] for k in keys if k in loaded]
+    return result
+
+
+def _load_entries(sources: dict, keys: list[tuple[str, int]], loaded: dict[tuple[str, int], HistoryEntry]) -> None:
     for key, (model, label) in sources.items():
         ids = [history_id for src, history_id in keys if src == key]
         if not ids:
@@ -379,8 +402,6 @@ def config_history(*, source: str | None = None, page: int | str = 1) -> Page:
         fields = _fields(model)
         for record in records:
             loaded[(key, record.history_id)] = _entry(record, previous.get(record.previous_id), label, fields)
-    result.object_list = [loaded[k] for k in keys if k in loaded]
-    return result
 
 
 def _show_fk(field: Any, pk: Any) -> str:

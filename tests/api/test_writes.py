@@ -227,6 +227,8 @@ def test_an_account_manager_owns_the_account_they_create_and_cannot_give_it_away
     someone_else = api(alice).post("/api/v1/accounts/", {"name": "Dritte GmbH", "owner": bob.pk})
 
     assert created.status_code == 201 and created.json()["owner"] == alice.pk
+    # computed at once, as an account made on the pages
+    assert Account.objects.get(pk=created.json()["id"]).history_version == 1
     assert themselves.status_code == 201 and themselves.json()["owner"] == alice.pk
     assert someone_else.status_code == 400
     assert someone_else.json() == {"owner": ["Only admins assign or reassign an account's manager."]}

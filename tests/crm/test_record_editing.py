@@ -381,18 +381,21 @@ ACCOUNT = {"name": "Nordwind Werkzeuge", "industry": "Tools", "country": "de", "
            "web_domain": "nordwind.example", "tax_id": "DE123456789", "phone": "+49 30 1234"}
 
 
-def test_a_manager_creates_an_account_of_their_own(client, alice):
+def test_a_manager_creates_an_account_of_their_own(client, alice, django_capture_on_commit_callbacks, notified):
     channel = ChannelFactory(name="Referral")
     client.force_login(alice)
     page = client.get(reverse("account_create")).content.decode()
     assert "<h1>New account</h1>" in page and 'name="owner"' not in page and "history_version" not in page
-    response = client.post(reverse("account_create"), {**ACCOUNT, "acquisition_channel": str(channel.pk),
-                                                       "owner": "999", "history_version": "77"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_create"), {**ACCOUNT, "acquisition_channel": str(channel.pk),
+                                                           "owner": "999", "history_version": "77"})
     account = Account.objects.get(name="Nordwind Werkzeuge")
+    # computed at once (its first snapshot puts it on the account list), as the stale sweep skips version 0
+    assert notified == [[account.pk]]
     assert response.status_code == 302 and response["Location"] == reverse("account_detail", args=[account.pk])
     assert (account.owner, account.country, account.relationship, account.acquisition_channel) == (
         alice, "DE", "contractual", channel)
-    assert (account.acquired_on, account.employee_band, account.history_version) == (date(2024, 5, 2), "250-999", 0)
+    assert (account.acquired_on, account.employee_band, account.history_version) == (date(2024, 5, 2), "250-999", 1)
     assert (account.web_domain, account.tax_id, account.phone) == ("nordwind.example", "DE123456789", "+49 30 1234")
 
 
@@ -468,6 +471,19 @@ def test_editing_only_descriptive_fields_requests_no_recompute(
         assert client.post(reverse("account_edit", args=[account.pk]), values).status_code == 302
     assert Account.objects.get(pk=account.pk).name == "Acme Fastening"
     assert (version(account), notified) == (before, [])
+
+
+def test_an_admin_saving_an_account_keeps_a_manager_who_has_left(client, ada, bob, account):
+    Account.objects.filter(pk=account.pk).update(owner=bob)
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    client.force_login(ada)
+    page = client.get(reverse("account_edit", args=[account.pk])).content.decode()
+    assert f'<option value="{bob.pk}" selected>' in page
+    values = {**ACCOUNT, "owner": str(bob.pk), "acquired_on": account.acquired_on.isoformat(),
+              "relationship": account.relationship, "acquisition_channel": str(account.acquisition_channel_id)}
+    assert client.post(reverse("account_edit", args=[account.pk]), values).status_code == 302
+    assert Account.objects.get(pk=account.pk).owner == bob
 
 
 def test_an_admin_reassigns_an_account(client, ada, bob, account):

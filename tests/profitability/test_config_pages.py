@@ -637,6 +637,25 @@ class TestHistoryPage:
         assert "loyalty program <strong>Old Club</strong>" in body
         assert f"#{gone_id} (deleted)" in body
 
+    def test_segment_criteria_are_worded_with_one_tier_query_however_many(self, client, ada):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from campaigns.models import Segment
+
+        login(client, ada)
+
+        def tier_queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(reverse("config_history") + "?source=segment").status_code == 200
+            return sum('FROM "profitability_tier"' in q["sql"] for q in captured.captured_queries)
+
+        for n in range(6):
+            segment = Segment(name=f"Returners {n}", criteria={"return_rate_min": 0.3})
+            segment._history_user = ada
+            segment.save()
+        assert tier_queries() == 1
+
     def test_it_reads_like_the_pages_labels_per_model_choices_dates_kpis_and_segment_criteria(self, client, ada):
         """A reward's kind is not an "Interaction kind"; choices show their labels, moments and days as the pages
         write them, a KPI target is named by its KPI (not "benchmark None"), criteria in the segment page's words."""
