@@ -387,6 +387,16 @@ class TestTierPage:
 # --- cost rates ------------------------------------------------------------------------------------------
 
 
+
+def three_phone_calls_this_year() -> None:
+    """Three support calls by phone in the trailing year, on one account: what a phone-rate preview re-prices."""
+    account = AccountFactory()
+    now = timezone.now()
+    for days in (10, 40, 70):
+        InteractionFactory(account=account, kind=K.SUPPORT_CALL, channel="phone", amount=D(0),
+                           direct_cost=D(0), occurred_at=now - timedelta(days=days))
+
+
 class TestCostRatePage:
     def test_it_lists_rates_with_their_status_and_deletes_only_scheduled_ones(self, client, ada, scheduled_rate):
         CostRate.objects.create(activity="Visits", kind="visit", rate=D("275"), effective_from=date(2024, 1, 1))
@@ -427,11 +437,7 @@ class TestCostRatePage:
         assert Elements(response.content.decode()).text("id_rate_error") == message
 
     def test_the_preview_shows_the_change_for_a_year(self, client, ada):
-        account = AccountFactory()
-        now = timezone.now()
-        for days in (10, 40, 70):
-            InteractionFactory(account=account, kind=K.SUPPORT_CALL, channel="phone", amount=D(0),
-                               direct_cost=D(0), occurred_at=now - timedelta(days=days))
+        three_phone_calls_this_year()
         login(client, ada)
         response = client.post(reverse("config_cost_rate_preview"), rate_post(rate="20.00"),
                                headers={"HX-Request": "true"})
@@ -439,7 +445,6 @@ class TestCostRatePage:
         assert 'data-annual-delta="6.00"' in body  # 3 phone calls × (20 − 18)
         assert "+€6.00" in body
         assert CostRate.objects.filter(activity="Support calls").count() == 1
-
 
     def test_adding_a_rate_confirms_it_in_money_and_the_pages_date(self, client, ada, enqueued):
         starts = date(timezone.now().year + 1, 6, 1)
@@ -450,11 +455,7 @@ class TestCostRatePage:
         assert f"Added the rate Support calls: €30.00 from 1 Jun {starts.year}." in body  # not "30 from 01 Jun"
 
     def test_the_preview_colours_a_cost_increase_as_a_loss_and_a_decrease_as_a_gain(self, client, ada):
-        account = AccountFactory()
-        now = timezone.now()
-        for days in (10, 40, 70):
-            InteractionFactory(account=account, kind=K.SUPPORT_CALL, channel="phone", amount=D(0),
-                               direct_cost=D(0), occurred_at=now - timedelta(days=days))
+        three_phone_calls_this_year()
         login(client, ada)
 
         def preview(rate: str) -> str:
